@@ -1,0 +1,606 @@
+#include "binding.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crc32c.h"
+#include "fault_probe.h"
+#include "io_pool.h"
+#include "partition_log.h"
+
+namespace gregor {
+namespace {
+
+int64_t wall_clock_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+Napi::Value error_value(Napi::Env env, const Status& status) {
+  Napi::Error error = Napi::Error::New(env, status.message);
+  error.Set("code", Napi::String::New(env, kafka_error_name(status.code)));
+  error.Set("errorCode", Napi::Number::New(env, static_cast<int>(status.code)));
+  return error.Value();
+}
+
+// Offsets cross the boundary as numbers; they must be integral and exact.
+int64_t offset_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  double v = info[i].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(v) || v != std::floor(v) || std::fabs(v) > 9007199254740991.0) {
+    throw Napi::RangeError::New(info.Env(), std::string(name) + " must be a safe integer");
+  }
+  return static_cast<int64_t>(v);
+}
+
+int64_t config_field(const Napi::Object& config, const char* key, int64_t fallback) {
+  Napi::Value v = config.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) throw Napi::TypeError::New(config.Env(), std::string("config.") + key + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d >= 9.2e18) return INT64_MAX;  // Kafka's "never" is Long.MAX_VALUE
+  return static_cast<int64_t>(d);
+}
+
+LogConfig parse_config(const Napi::Value& value) {
+  if (!value.IsObject()) throw Napi::TypeError::New(value.Env(), "config must be an object");
+  Napi::Object o = value.As<Napi::Object>();
+  LogConfig c;
+  c.segment_bytes = config_field(o, "segmentBytes", c.segment_bytes);
+  c.segment_ms = config_field(o, "segmentMs", c.segment_ms);
+  c.segment_index_bytes = config_field(o, "segmentIndexBytes", c.segment_index_bytes);
+  c.index_interval_bytes = config_field(o, "indexIntervalBytes", c.index_interval_bytes);
+  c.flush_messages = config_field(o, "flushMessages", c.flush_messages);
+  c.max_message_bytes = config_field(o, "maxMessageBytes", c.max_message_bytes);
+  c.log_append_time = config_field(o, "logAppendTime", 0) != 0;
+  // The engine's hard limits; TypeScript reports violations with Kafka's wording.
+  if (c.segment_bytes < 14 || c.segment_bytes > INT32_MAX) throw Napi::RangeError::New(value.Env(), "segmentBytes out of range");
+  if (c.segment_index_bytes < 4) throw Napi::RangeError::New(value.Env(), "segmentIndexBytes out of range");
+  if (c.index_interval_bytes < 0 || c.flush_messages < 1 || c.max_message_bytes < 0 || c.segment_ms < 1) {
+    throw Napi::RangeError::New(value.Env(), "config value out of range");
+  }
+  return c;
+}
+
+// A task defined by two closures: `work` on the io thread, `result` on the
+// JavaScript thread to build the resolved value.
+class PromiseTask : public Task {
+ public:
+  explicit PromiseTask(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  void execute() override { work(); }
+  void complete(napi_env__* raw_env) override {
+    Napi::Env env(raw_env);
+    Napi::HandleScope scope(env);
+    const Status& failure = !status.ok() ? status : sync_status;
+    if (!failure.ok()) {
+      if (on_failure) on_failure();
+      deferred.Reject(error_value(env, failure));
+      return;
+    }
+    deferred.Resolve(result ? result(env) : env.Undefined());
+  }
+
+  Napi::Promise::Deferred deferred;
+  std::function<void()> work;
+  std::function<Napi::Value(Napi::Env)> result;
+  std::function<void()> on_failure;
+  Status status;
+  // Keeps input buffers alive (and unmoved) until the task completes.
+  std::vector<Napi::Reference<Napi::Value>> keep_alive;
+};
+
+struct InstanceData {
+  Napi::FunctionReference log_constructor;
+  Napi::FunctionReference region_constructor;
+};
+
+class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "IoPool",
+                       {InstanceMethod("openLog", &PoolWrap::OpenLog),
+                        InstanceMethod("writeFileAtomic", &PoolWrap::WriteFileAtomic),
+                        InstanceMethod("close", &PoolWrap::Close),
+                        InstanceAccessor("threads", &PoolWrap::Threads, nullptr)});
+  }
+
+  explicit PoolWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PoolWrap>(info) {
+    Napi::Env env = info.Env();
+    int64_t threads = info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : 0;
+    if (threads < 1 || threads > static_cast<int64_t>(IoPool::kThreadsMax)) {
+      throw Napi::RangeError::New(env, "IoPool threads must be between 1 and 256");
+    }
+    pool_ = std::make_unique<IoPool>(static_cast<size_t>(threads));
+    tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                          "gregor-io-completions", 0, 1);
+    tsfn_.Unref(env);  // only pending work keeps the process alive
+    pool_->set_wakeup([this] {
+      tsfn_.NonBlockingCall(this, [](Napi::Env env, Napi::Function, PoolWrap* pool) { pool->Drain(env); });
+    });
+    env.AddCleanupHook([this] { Shutdown(); });
+  }
+
+  ~PoolWrap() override { Shutdown(); }
+
+  void Submit(Napi::Env env, size_t thread, std::unique_ptr<Task> task) {
+    if (closed_) throw Napi::Error::New(env, "the io pool is closed");
+    if (in_flight_++ == 0) tsfn_.Ref(env);
+    pool_->submit(thread, std::move(task));
+  }
+
+  size_t AssignThread() { return pool_->assign_thread(); }
+
+ private:
+  void Drain(Napi::Env env) {
+    if (!pool_) return;
+    std::vector<std::unique_ptr<Task>> done = pool_->take_completed();
+    for (auto& task : done) {
+      try {
+        task->complete(env);
+      } catch (const Napi::Error& e) {
+        // A failure to settle one Promise must not strand the others.
+        fprintf(stderr, "gregor: completing an io task failed: %s\n", e.Message().c_str());
+      }
+    }
+    in_flight_ -= done.size();
+    if (in_flight_ == 0 && !closed_) tsfn_.Unref(env);
+  }
+
+  void Shutdown() {
+    if (shut_down_) return;
+    shut_down_ = true;
+    closed_ = true;
+    if (pool_) pool_->stop();
+    tsfn_.Release();
+  }
+
+  Napi::Value Threads(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(pool_->thread_count()));
+  }
+
+  Napi::Value OpenLog(const Napi::CallbackInfo& info);
+  Napi::Value WriteFileAtomic(const Napi::CallbackInfo& info);
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!closed_) {
+      closed_ = true;
+      pool_->stop();  // runs what was queued
+      Drain(env);
+      shut_down_ = true;
+      tsfn_.Release();
+    }
+    return env.Undefined();
+  }
+
+  std::unique_ptr<IoPool> pool_;
+  Napi::ThreadSafeFunction tsfn_;
+  size_t in_flight_ = 0;
+  bool closed_ = false;
+  bool shut_down_ = false;
+};
+
+class RegionWrap : public Napi::ObjectWrap<RegionWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "FileRegion",
+                       {InstanceAccessor("fd", &RegionWrap::Fd, nullptr),
+                        InstanceAccessor("position", &RegionWrap::Position, nullptr),
+                        InstanceAccessor("length", &RegionWrap::Length, nullptr),
+                        InstanceAccessor("firstOffset", &RegionWrap::FirstOffset, nullptr),
+                        InstanceMethod("release", &RegionWrap::Release)});
+  }
+  explicit RegionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RegionWrap>(info) {}
+  FileRegion region;
+
+ private:
+  Napi::Value Fd(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), region.file ? region.file->fd : -1);
+  }
+  Napi::Value Position(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(region.position));
+  }
+  Napi::Value Length(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(region.length));
+  }
+  Napi::Value FirstOffset(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(region.first_offset));
+  }
+  // Drops this region's hold on the segment file (a deleted segment's
+  // descriptor closes when its last region is released or collected).
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    region.file.reset();
+    return info.Env().Undefined();
+  }
+};
+
+class LogWrap : public Napi::ObjectWrap<LogWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(
+        env, "NativeLog",
+        {InstanceMethod("append", &LogWrap::Append), InstanceMethod("read", &LogWrap::Read),
+         InstanceMethod("readRegion", &LogWrap::ReadRegion),
+         InstanceMethod("offsetForTimestamp", &LogWrap::OffsetForTimestamp),
+         InstanceMethod("offsetOfMaxTimestamp", &LogWrap::OffsetOfMaxTimestamp),
+         InstanceMethod("truncateTo", &LogWrap::TruncateTo),
+         InstanceMethod("deleteRecordsBefore", &LogWrap::DeleteRecordsBefore),
+         InstanceMethod("deleteOldestSegments", &LogWrap::DeleteOldestSegments),
+         InstanceMethod("roll", &LogWrap::Roll), InstanceMethod("flush", &LogWrap::Flush),
+         InstanceMethod("segments", &LogWrap::Segments), InstanceMethod("setConfig", &LogWrap::SetConfig),
+         InstanceMethod("close", &LogWrap::Close),
+         InstanceAccessor("logStartOffset", &LogWrap::LogStartOffset, nullptr),
+         InstanceAccessor("logEndOffset", &LogWrap::LogEndOffset, nullptr),
+         InstanceAccessor("recoveryPoint", &LogWrap::RecoveryPoint, nullptr),
+         InstanceAccessor("sizeBytes", &LogWrap::SizeBytes, nullptr),
+         InstanceAccessor("recoveredTruncatedBytes", &LogWrap::RecoveredTruncatedBytes, nullptr)});
+  }
+
+  explicit LogWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LogWrap>(info) {}
+
+  void Attach(std::shared_ptr<PartitionLog> log, PoolWrap* pool, Napi::Object pool_object, size_t thread) {
+    log_ = std::move(log);
+    pool_ = pool;
+    pool_ref_ = Napi::Persistent(pool_object);
+    thread_ = thread;
+  }
+
+ private:
+  // Creates a task bound to this log and keeps the wrapper alive until it settles.
+  PromiseTask* NewTask(const Napi::CallbackInfo& info, std::unique_ptr<PromiseTask>& owner) {
+    owner = std::make_unique<PromiseTask>(info.Env());
+    owner->keep_alive.push_back(Napi::Persistent(info.This()));
+    return owner.get();
+  }
+  Napi::Value Run(const Napi::CallbackInfo& info, std::unique_ptr<PromiseTask> task) {
+    Napi::Promise promise = task->deferred.Promise();
+    pool_->Submit(info.Env(), thread_, std::move(task));
+    return promise;
+  }
+
+  Napi::Value Append(const Napi::CallbackInfo& info) {
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw Napi::TypeError::New(info.Env(), "append takes a Buffer or Uint8Array of record batches");
+    }
+    Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+    OffsetMode mode = info[1].ToBoolean() ? OffsetMode::kKeep : OffsetMode::kAssign;
+    bool durable = info[2].ToBoolean();
+    std::unique_ptr<PromiseTask> owner;
+    PromiseTask* t = NewTask(info, owner);
+    t->keep_alive.push_back(Napi::Persistent(info[0]));
+    auto result = std::make_shared<AppendResult>();
+    const uint8_t* data = bytes.Data();
+    size_t length = bytes.ByteLength();
+    std::shared_ptr<PartitionLog> log = log_;
+    t->work = [t, log, data, length, mode, durable, result] {
+      t->status = log->append(data, length, mode, wall_clock_ms(), result.get());
+      if (t->status.ok() && (durable || result->needs_flush)) t->sync_log = log;
+    };
+    t->result = [result](Napi::Env env) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("baseOffset", Napi::Number::New(env, static_cast<double>(result->base_offset)));
+      o.Set("lastOffset", Napi::Number::New(env, static_cast<double>(result->last_offset)));
+      o.Set("logAppendTime", Napi::Number::New(env, static_cast<double>(result->log_append_time_ms)));
+      o.Set("recordCount", Napi::Number::New(env, static_cast<double>(result->record_count)));
+      o.Set("batchCount", Napi::Number::New(env, static_cast<double>(result->batch_count)));
+      return o;
+    };
+    return Run(info, std::move(owner));
+  }
+
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    int64_t offset = offset_arg(info, 0, "offset");
+    int64_t max_bytes = offset_arg(info, 1, "maxBytes");
+    if (max_bytes < 0) throw Napi::RangeError::New(info.Env(), "maxBytes must not be negative");
+    std::unique_ptr<PromiseTask> owner;
+    PromiseTask* t = NewTask(info, owner);
+    struct Out {
+      std::unique_ptr<uint8_t[]> bytes;
+      size_t size = 0;
+      int64_t first_offset = -1;
+    };
+    auto out = std::make_shared<Out>();
+    std::shared_ptr<PartitionLog> log = log_;
+    t->work = [t, log, offset, max_bytes, out] {
+      t->status = log->read_bytes(offset, static_cast<uint64_t>(max_bytes), &out->bytes, &out->size, &out->first_offset);
+    };
+    t->result = [out](Napi::Env env) -> Napi::Value {
+      if (out->size == 0) return Napi::Buffer<uint8_t>::New(env, 0);
+      uint8_t* data = out->bytes.release();
+      return Napi::Buffer<uint8_t>::New(env, data, out->size, [](Napi::Env, uint8_t* p) { delete[] p; });
+    };
+    return Run(info, std::move(owner));
+  }
+
+  Napi::Value ReadRegion(const Napi::CallbackInfo& info) {
+    int64_t offset = offset_arg(info, 0, "offset");
+    int64_t max_bytes = offset_arg(info, 1, "maxBytes");
+    if (max_bytes < 0) throw Napi::RangeError::New(info.Env(), "maxBytes must not be negative");
+    std::unique_ptr<PromiseTask> owner;
+    PromiseTask* t = NewTask(info, owner);
+    auto region = std::make_shared<FileRegion>();
+    std::shared_ptr<PartitionLog> log = log_;
+    t->work = [t, log, offset, max_bytes, region] {
+      t->status = log->read(offset, static_cast<uint64_t>(max_bytes), region.get());
+    };
+    t->result = [region](Napi::Env env) -> Napi::Value {
+      if (!region->file) return env.Null();
+      InstanceData* data = env.GetInstanceData<InstanceData>();
+      Napi::Object object = data->region_constructor.New({});
+      RegionWrap::Unwrap(object)->region = std::move(*region);
+      return object;
+    };
+    return Run(info, std::move(owner));
+  }
+
+  static Napi::Value TimestampResult(Napi::Env env, bool found, int64_t offset, int64_t timestamp) {
+    if (!found) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("offset", Napi::Number::New(env, static_cast<double>(offset)));
+    o.Set("timestamp", Napi::Number::New(env, static_cast<double>(timestamp)));
+    return o;
+  }
+
+  Napi::Value OffsetForTimestamp(const Napi::CallbackInfo& info) {
+    int64_t timestamp = offset_arg(info, 0, "timestamp");
+    std::unique_ptr<PromiseTask> owner;
+    PromiseTask* t = NewTask(info, owner);
+    struct Out { bool found = false; int64_t offset = -1, timestamp = -1; };
+    auto out = std::make_shared<Out>();
+    std::shared_ptr<PartitionLog> log = log_;
+    t->work = [t, log, timestamp, out] {
+      t->status = log->offset_for_timestamp(timestamp, &out->found, &out->offset, &out->timestamp);
+    };
+    t->result = [out](Napi::Env env) { return TimestampResult(env, out->found, out->offset, out->timestamp); };
+    return Run(info, std::move(owner));
+  }
+
+  Napi::Value OffsetOfMaxTimestamp(const Napi::CallbackInfo& info) {
+    std::unique_ptr<PromiseTask> owner;
+    PromiseTask* t = NewTask(info, owner);
+    struct Out { bool found = false; int64_t offset = -1, timestamp = -1; };
+    auto out = std::make_shared<Out>();
+    std::shared_ptr<PartitionLog> log = log_;
+    t->work = [t, log, out] { t->status = log->offset_of_max_timestamp(&out->found, &out->offset, &out->timestamp); };
+    t->result = [out](Napi::Env env) { return TimestampResult(env, out->found, out->offset, out->timestamp); };
+    return Run(info, std::move(owner));
+  }
+
+  // For operations whose result is just success or an error.
+  Napi::Value RunSimple(const Napi::CallbackInfo& info, std::function<Status(PartitionLog&)> op) {
+    std::unique_ptr<PromiseTask> owner;
+    PromiseTask* t = NewTask(info, owner);
+    std::shared_ptr<PartitionLog> log = log_;
+    t->work = [t, log, op] { t->status = op(*log); };
+    return Run(info, std::move(owner));
+  }
+
+  Napi::Value TruncateTo(const Napi::CallbackInfo& info) {
+    int64_t offset = offset_arg(info, 0, "offset");
+    return RunSimple(info, [offset](PartitionLog& log) { return log.truncate_to(offset, wall_clock_ms()); });
+  }
+  Napi::Value DeleteRecordsBefore(const Napi::CallbackInfo& info) {
+    int64_t offset = offset_arg(info, 0, "offset");
+    return RunSimple(info, [offset](PartitionLog& log) { return log.delete_records_before(offset); });
+  }
+  Napi::Value Roll(const Napi::CallbackInfo& info) {
+    return RunSimple(info, [](PartitionLog& log) { return log.roll(wall_clock_ms()); });
+  }
+  Napi::Value Flush(const Napi::CallbackInfo& info) {
+    return RunSimple(info, [](PartitionLog& log) { return log.flush(); });
+  }
+  Napi::Value SetConfig(const Napi::CallbackInfo& info) {
+    LogConfig config = parse_config(info[0]);
+    return RunSimple(info, [config](PartitionLog& log) {
+      log.set_config(config);
+      return Status::Ok();
+    });
+  }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    bool clean = info[0].ToBoolean();
+    return RunSimple(info, [clean](PartitionLog& log) { return log.close(clean); });
+  }
+
+  Napi::Value DeleteOldestSegments(const Napi::CallbackInfo& info) {
+    int64_t count = offset_arg(info, 0, "count");
+    if (count < 0) throw Napi::RangeError::New(info.Env(), "count must not be negative");
+    std::unique_ptr<PromiseTask> owner;
+    PromiseTask* t = NewTask(info, owner);
+    auto deleted = std::make_shared<size_t>(0);
+    std::shared_ptr<PartitionLog> log = log_;
+    t->work = [t, log, count, deleted] { t->status = log->delete_oldest_segments(static_cast<size_t>(count), deleted.get()); };
+    t->result = [deleted](Napi::Env env) { return Napi::Number::New(env, static_cast<double>(*deleted)); };
+    return Run(info, std::move(owner));
+  }
+
+  Napi::Value Segments(const Napi::CallbackInfo& info) {
+    std::unique_ptr<PromiseTask> owner;
+    PromiseTask* t = NewTask(info, owner);
+    auto out = std::make_shared<std::vector<SegmentInfo>>();
+    std::shared_ptr<PartitionLog> log = log_;
+    t->work = [t, log, out] {
+      if (log->closed()) t->status = Status::Error(KafkaError::kLogClosed, "log is closed");
+      else *out = log->segments();
+    };
+    t->result = [out](Napi::Env env) {
+      Napi::Array array = Napi::Array::New(env, out->size());
+      for (size_t i = 0; i < out->size(); ++i) {
+        const SegmentInfo& s = (*out)[i];
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("baseOffset", Napi::Number::New(env, static_cast<double>(s.base_offset)));
+        o.Set("nextOffset", Napi::Number::New(env, static_cast<double>(s.next_offset)));
+        o.Set("sizeBytes", Napi::Number::New(env, static_cast<double>(s.size_bytes)));
+        o.Set("maxTimestamp", Napi::Number::New(env, static_cast<double>(s.max_timestamp)));
+        array.Set(static_cast<uint32_t>(i), o);
+      }
+      return array;
+    };
+    return Run(info, std::move(owner));
+  }
+
+  Napi::Value LogStartOffset(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(log_->log_start_offset()));
+  }
+  Napi::Value LogEndOffset(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(log_->log_end_offset()));
+  }
+  Napi::Value RecoveryPoint(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(log_->recovery_point()));
+  }
+  Napi::Value SizeBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(log_->size_bytes()));
+  }
+  Napi::Value RecoveredTruncatedBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(log_->recovered_truncated_bytes()));
+  }
+
+  std::shared_ptr<PartitionLog> log_;
+  PoolWrap* pool_ = nullptr;
+  Napi::ObjectReference pool_ref_;
+  size_t thread_ = 0;
+};
+
+Napi::Value PoolWrap::OpenLog(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "dir must be a string");
+  std::string dir = info[0].As<Napi::String>();
+  LogConfig config = parse_config(info[1]);
+  int64_t recovery_point = offset_arg(info, 2, "recoveryPoint");
+  int64_t log_start_offset = offset_arg(info, 3, "logStartOffset");
+  bool clean = info[4].ToBoolean();
+  auto task = std::make_unique<PromiseTask>(env);
+  PromiseTask* t = task.get();
+  t->keep_alive.push_back(Napi::Persistent(info.This()));
+  auto log = std::make_shared<PartitionLog>(dir, config);
+  size_t thread = AssignThread();
+  t->work = [t, log, recovery_point, log_start_offset, clean] {
+    t->status = log->open(recovery_point, log_start_offset, clean, wall_clock_ms());
+    if (!t->status.ok()) log->close(false);
+  };
+  Napi::Object self = info.This().As<Napi::Object>();
+  t->result = [log, this, thread, self_ref = std::make_shared<Napi::ObjectReference>(Napi::Persistent(self))](
+                  Napi::Env env) -> Napi::Value {
+    InstanceData* data = env.GetInstanceData<InstanceData>();
+    Napi::Object object = data->log_constructor.New({});
+    LogWrap::Unwrap(object)->Attach(log, this, self_ref->Value(), thread);
+    return object;
+  };
+  Napi::Promise promise = t->deferred.Promise();
+  Submit(env, thread, std::move(task));
+  return promise;
+}
+
+Napi::Value PoolWrap::WriteFileAtomic(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "path must be a string");
+  if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "contents must be a Buffer");
+  std::string path = info[0].As<Napi::String>();
+  Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+  auto task = std::make_unique<PromiseTask>(env);
+  PromiseTask* t = task.get();
+  t->keep_alive.push_back(Napi::Persistent(info[1]));
+  const uint8_t* data = bytes.Data();
+  size_t length = bytes.ByteLength();
+  t->work = [t, path, data, length] {
+    std::string temp = path + ".tmp";
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      t->status = storage_error("create " + temp, errno);
+      return;
+    }
+    size_t done = 0;
+    while (done < length) {
+      ssize_t w = ::write(fd, data + done, length - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) break;
+      done += static_cast<size_t>(w);
+    }
+    int saved = errno;
+    if (done != length) {
+      ::close(fd);
+      t->status = storage_error("write " + temp, saved);
+      return;
+    }
+    if (GREGOR_FAULT(kFsync) || ::fsync(fd) != 0) {
+      saved = errno;
+      ::close(fd);
+      t->status = storage_error("fsync " + temp, saved);
+      return;
+    }
+    ::close(fd);
+    if (::rename(temp.c_str(), path.c_str()) != 0) {
+      t->status = storage_error("rename " + temp, errno);
+      return;
+    }
+    std::string dir = path.substr(0, path.find_last_of('/'));
+    if (dir.empty() || path.find('/') == std::string::npos) dir = ".";
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || ::fsync(dfd) != 0) t->status = storage_error("fsync directory " + dir, errno);
+    if (dfd >= 0) ::close(dfd);
+  };
+  Napi::Promise promise = t->deferred.Promise();
+  Submit(env, AssignThread(), std::move(task));
+  return promise;
+}
+
+Napi::Value Crc32c(const Napi::CallbackInfo& info) {
+  if (!info[0].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "crc32c takes a Buffer or Uint8Array");
+  Napi::TypedArray array = info[0].As<Napi::TypedArray>();
+  Napi::ArrayBuffer buffer = array.ArrayBuffer();
+  const uint8_t* data = static_cast<const uint8_t*>(buffer.Data()) + array.ByteOffset();
+  return Napi::Number::New(info.Env(), crc32c(data, array.ByteLength()));
+}
+
+Napi::Value Crc32cImplementation(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), crc32c_implementation());
+}
+
+Napi::Value SetFaultProbe(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString() || !info[1].IsNumber()) throw Napi::TypeError::New(info.Env(), "setFaultProbe(name, count)");
+  std::string name = info[0].As<Napi::String>();
+  FaultProbe probe = fault_probe_by_name(name.c_str());
+  if (probe == FaultProbe::kCount) throw Napi::RangeError::New(info.Env(), "unknown fault probe: " + name);
+  g_fault_probe_remaining[static_cast<int>(probe)].store(info[1].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+// Open segment files cost one descriptor each; raise the soft limit to the
+// hard limit once, as Kafka's packaging does with ulimit.
+void raise_fd_limit() {
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+}  // namespace
+
+Napi::Object init_binding(Napi::Env env, Napi::Object exports) {
+  raise_fd_limit();
+  auto* data = new InstanceData();
+  Napi::Function log_class = LogWrap::Define(env);
+  Napi::Function region_class = RegionWrap::Define(env);
+  data->log_constructor = Napi::Persistent(log_class);
+  data->region_constructor = Napi::Persistent(region_class);
+  env.SetInstanceData(data);
+  exports.Set("IoPool", PoolWrap::Define(env));
+  exports.Set("NativeLog", log_class);
+  exports.Set("FileRegion", region_class);
+  exports.Set("crc32c", Napi::Function::New(env, Crc32c));
+  exports.Set("crc32cImplementation", Napi::Function::New(env, Crc32cImplementation));
+  exports.Set("setFaultProbe", Napi::Function::New(env, SetFaultProbe));
+  return exports;
+}
+
+}  // namespace gregor

@@ -1,0 +1,578 @@
+#include "partition_log.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include "bytes.h"
+#include "fault_probe.h"
+
+namespace gregor {
+
+using namespace batch_layout;
+
+namespace {
+
+// JavaScript numbers are exact up to 2^53; offsets stay below so that the
+// embedding API can use plain numbers.
+constexpr int64_t kOffsetMax = (1LL << 53) - 1;
+
+bool parse_segment_name(const char* name, const char* suffix, int64_t* base_offset) {
+  size_t length = std::strlen(name), suffix_length = std::strlen(suffix);
+  if (length != 20 + suffix_length || std::strcmp(name + 20, suffix) != 0) return false;
+  int64_t value = 0;
+  for (int i = 0; i < 20; ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+    if (value > (INT64_MAX - (name[i] - '0')) / 10) return false;
+    value = value * 10 + (name[i] - '0');
+  }
+  *base_offset = value;
+  return true;
+}
+
+bool ends_with(const std::string& s, const char* suffix) {
+  size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+Status pwritev_full(int fd, std::vector<iovec>& iov, uint64_t position) {
+  size_t first = 0;
+  while (first < iov.size()) {
+    int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
+    ssize_t written = ::pwritev(fd, iov.data() + first, count, static_cast<off_t>(position));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return storage_error("write", errno);
+    }
+    position += static_cast<uint64_t>(written);
+    size_t left = static_cast<size_t>(written);
+    while (first < iov.size() && left >= iov[first].iov_len) {
+      left -= iov[first].iov_len;
+      ++first;
+    }
+    if (left > 0) {
+      iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+PartitionLog::PartitionLog(std::string dir, LogConfig config) : dir_(std::move(dir)), config_(config) {}
+
+PartitionLog::~PartitionLog() = default;
+
+SegmentConfig PartitionLog::segment_config() const {
+  SegmentConfig c;
+  c.segment_index_bytes = config_.segment_index_bytes;
+  c.index_interval_bytes = config_.index_interval_bytes;
+  return c;
+}
+
+void PartitionLog::set_config(const LogConfig& config) { config_ = config; }
+
+void PartitionLog::publish() {
+  uint64_t bytes = 0;
+  for (const auto& s : segments_) bytes += s->size_bytes();
+  int64_t end = segments_.back()->next_offset();
+  int64_t start = log_start_offset_.load(std::memory_order_relaxed);
+  if (start > end) start = end;  // invariant: log start <= log end
+  log_start_offset_.store(start, std::memory_order_release);
+  log_end_offset_.store(end, std::memory_order_release);
+  if (recovery_point_.load(std::memory_order_relaxed) > end) recovery_point_.store(end, std::memory_order_release);
+  size_bytes_.store(bytes, std::memory_order_release);
+}
+
+size_t PartitionLog::segment_index_for(int64_t offset) const {
+  size_t lo = 0, hi = segments_.size();  // first segment with base > offset
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (segments_[mid]->base_offset() <= offset) lo = mid + 1; else hi = mid;
+  }
+  return lo == 0 ? 0 : lo - 1;
+}
+
+Status PartitionLog::sync_dir() {
+  int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return storage_error("open directory " + dir_, errno);
+  int rc = ::fsync(fd);
+  int saved = errno;
+  ::close(fd);
+  if (rc != 0) return storage_error("fsync directory " + dir_, saved);
+  dir_dirty_ = false;
+  return Status::Ok();
+}
+
+Status PartitionLog::open(int64_t recovery_point, int64_t log_start_offset, bool clean, int64_t now_ms) {
+  if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST) return storage_error("create directory " + dir_, errno);
+  DIR* d = ::opendir(dir_.c_str());
+  if (d == nullptr) return storage_error("list " + dir_, errno);
+  std::vector<int64_t> bases;
+  std::vector<std::string> index_files, leftovers;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    int64_t base;
+    if (parse_segment_name(e->d_name, ".log", &base)) {
+      bases.push_back(base);
+    } else if (parse_segment_name(e->d_name, ".index", &base) || parse_segment_name(e->d_name, ".timeindex", &base)) {
+      index_files.push_back(name);
+    } else if (ends_with(name, ".deleted") || ends_with(name, ".cleaned") || ends_with(name, ".swap")) {
+      leftovers.push_back(name);  // an interrupted delete or swap: Kafka's suffixes
+    }
+  }
+  ::closedir(d);
+  std::sort(bases.begin(), bases.end());
+  for (const std::string& name : leftovers) ::unlink((dir_ + "/" + name).c_str());
+  for (const std::string& name : index_files) {
+    int64_t base = 0;
+    if (!parse_segment_name(name.c_str(), ".index", &base)) parse_segment_name(name.c_str(), ".timeindex", &base);
+    if (!std::binary_search(bases.begin(), bases.end(), base)) ::unlink((dir_ + "/" + name).c_str());
+  }
+
+  SegmentConfig sc = segment_config();
+  if (bases.empty()) {
+    int64_t base = std::max<int64_t>(log_start_offset, 0);
+    auto segment = std::make_unique<Segment>(dir_, base);
+    Status s = segment->create(sc, now_ms);
+    if (!s.ok()) return s;
+    segments_.push_back(std::move(segment));
+    dir_dirty_ = true;
+  } else {
+    size_t recover_from = bases.size();
+    if (!clean) {
+      // The first segment that may hold unflushed data.
+      recover_from = 0;
+      for (size_t i = 0; i < bases.size(); ++i) {
+        if (bases[i] <= recovery_point) recover_from = i;
+      }
+    }
+    for (size_t i = 0; i < bases.size(); ++i) {
+      bool last = i + 1 == bases.size();
+      auto segment = std::make_unique<Segment>(dir_, bases[i]);
+      bool index_ok = false;
+      Status s = segment->open(sc, last, &index_ok);
+      if (!s.ok()) return s;
+      bool needs_recovery = i >= recover_from || !index_ok;
+      if (!needs_recovery) {
+        s = segment->load_tail_state(sc);
+        if (s.code == KafkaError::kKafkaStorageError) return s;
+        needs_recovery = !s.ok();
+      }
+      uint64_t truncated = 0;
+      if (needs_recovery) {
+        s = segment->recover(sc, last, &truncated);
+        if (!s.ok()) return s;
+        recovered_truncated_bytes_ += truncated;
+      }
+      segments_.push_back(std::move(segment));
+      if (truncated > 0 && i >= recover_from) {
+        // The log ends at the first invalid batch: later segments go.
+        for (size_t j = i + 1; j < bases.size(); ++j) {
+          Segment later(dir_, bases[j]);
+          bool ignored;
+          if (later.open(sc, false, &ignored).ok()) {
+            recovered_truncated_bytes_ += later.size_bytes();
+            later.remove();
+          }
+        }
+        if (!last) {
+          s = segments_.back()->make_active(sc);
+          if (!s.ok()) return s;
+        }
+        dir_dirty_ = true;
+        break;
+      }
+    }
+  }
+  log_start_offset_.store(std::max(log_start_offset, segments_.front()->base_offset()), std::memory_order_relaxed);
+  recovery_point_.store(INT64_MAX, std::memory_order_relaxed);
+  publish();
+  // Everything that survived recovery has been synced; the recovery point is the end.
+  if (dir_dirty_) {
+    Status s = sync_dir();
+    if (!s.ok()) return s;
+  }
+  recovery_point_.store(log_end_offset(), std::memory_order_release);
+  opened_ = true;
+  return Status::Ok();
+}
+
+bool PartitionLog::should_roll(const BatchHeader& first, const BatchHeader& last, uint64_t append_bytes,
+                               int64_t now_ms) {
+  Segment& s = active();
+  uint64_t size = s.size_bytes();
+  if (size > 0 && size + append_bytes > static_cast<uint64_t>(config_.segment_bytes)) return true;
+  if (size > 0 && s.time_waited_for_roll_ms(now_ms, last.max_timestamp) > config_.segment_ms) return true;
+  if (s.index_full()) return true;
+  // Relative offsets in the indexes are 32 bits.
+  if (last.last_offset() - s.base_offset() > INT32_MAX || first.base_offset < s.base_offset()) return true;
+  return false;
+}
+
+Status PartitionLog::roll_to(int64_t base_offset, int64_t now_ms) {
+  SegmentConfig sc = segment_config();
+  Segment& old = active();
+  if (old.size_bytes() == 0 && old.base_offset() == base_offset) return Status::Ok();
+  auto next = std::make_unique<Segment>(dir_, base_offset);
+  Status s = next->create(sc, now_ms);
+  if (!s.ok()) {
+    ::unlink((dir_ + "/" + segment_file_name(base_offset, ".log")).c_str());
+    return s;
+  }
+  if (old.size_bytes() == 0) {
+    // An empty active segment is replaced rather than kept as a husk.
+    s = old.remove();
+    segments_.pop_back();
+  } else {
+    s = old.close_active();
+  }
+  segments_.push_back(std::move(next));
+  dir_dirty_ = true;
+  return s;
+}
+
+Status PartitionLog::roll(int64_t now_ms) {
+  if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
+  if (active().size_bytes() == 0) return Status::Ok();
+  Status s = roll_to(log_end_offset(), now_ms);
+  publish();
+  return s;
+}
+
+Status PartitionLog::append(const uint8_t* data, size_t bytes, OffsetMode mode, int64_t now_ms,
+                            AppendResult* result) {
+  if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
+  if (bytes == 0) return Status::Error(KafkaError::kInvalidRecord, "append needs at least one record batch");
+  if (bytes > static_cast<uint64_t>(config_.segment_bytes)) {
+    return Status::Error(KafkaError::kRecordListTooLarge,
+                         "append of " + std::to_string(bytes) + " bytes exceeds segment.bytes (" +
+                             std::to_string(config_.segment_bytes) + ")");
+  }
+  // 1. Validate every batch before anything is written.
+  BatchCheckOptions options;
+  options.offset_mode = mode;
+  options.batch_bytes_max = config_.max_message_bytes;
+  struct Pending {
+    BatchHeader header;
+    size_t position;  // in `data`
+  };
+  std::vector<Pending> batches;
+  int64_t next_offset = log_end_offset();
+  size_t position = 0;
+  while (position < bytes) {
+    Pending p;
+    p.position = position;
+    Status s = check_batch(data + position, bytes - position, options, &p.header);
+    if (!s.ok()) {
+      s.message = "batch " + std::to_string(batches.size()) + " at byte " + std::to_string(position) + ": " + s.message;
+      return s;
+    }
+    if (mode == OffsetMode::kAssign) {
+      p.header.base_offset = next_offset;
+    } else if (p.header.base_offset < next_offset) {
+      return Status::Error(KafkaError::kOffsetOutOfRange,
+                           "batch " + std::to_string(batches.size()) + " starts at offset " +
+                               std::to_string(p.header.base_offset) + ", below the next expected offset " +
+                               std::to_string(next_offset));
+    }
+    next_offset = p.header.last_offset() + 1;
+    if (next_offset > kOffsetMax) {
+      return Status::Error(KafkaError::kInvalidRecord, "offsets beyond 2^53 are not supported");
+    }
+    if (config_.log_append_time) {
+      p.header.attributes |= kTimestampTypeLogAppendTime;
+      p.header.max_timestamp = now_ms;
+    }
+    position += p.header.size_bytes();
+    batches.push_back(p);
+  }
+
+  // 2. Roll first if the batches would not fit the active segment.
+  if (should_roll(batches.front().header, batches.back().header, bytes, now_ms)) {
+    Status s = roll_to(batches.front().header.base_offset, now_ms);
+    publish();
+    if (!s.ok()) return s;
+  }
+
+  // 3. Write: each batch's header is rewritten in scratch (offset, and for
+  // LogAppendTime the timestamp, attributes and CRC); bodies go as they are.
+  Segment& segment = active();
+  header_scratch_.resize(batches.size() * kHeaderBytes);
+  std::vector<iovec> iov;
+  iov.reserve(batches.size() * 2);
+  for (size_t i = 0; i < batches.size(); ++i) {
+    const Pending& p = batches[i];
+    uint8_t* header = header_scratch_.data() + i * kHeaderBytes;
+    const uint8_t* source = data + p.position;
+    std::memcpy(header, source, kHeaderBytes);
+    store_i64_be(header + kBaseOffset, p.header.base_offset);
+    size_t body_bytes = p.header.size_bytes() - kHeaderBytes;
+    if (config_.log_append_time) {
+      store_u16_be(header + kAttributes, p.header.attributes);
+      store_i64_be(header + kMaxTimestamp, p.header.max_timestamp);
+      store_u32_be(header + kCrc, batch_crc(header, source + kHeaderBytes, body_bytes));
+    }
+    iov.push_back(iovec{header, kHeaderBytes});
+    if (body_bytes > 0) iov.push_back(iovec{const_cast<uint8_t*>(source + kHeaderBytes), body_bytes});
+  }
+  uint64_t start = segment.size_bytes();
+  Status s = GREGOR_FAULT(kAppend) ? Status::Error(KafkaError::kKafkaStorageError, "injected fault: append")
+                                   : pwritev_full(segment.log_file()->fd, iov, start);
+  if (!s.ok()) {
+    // Leave the log exactly as it was: cut whatever part of the write landed.
+    if (::ftruncate(segment.log_file()->fd, static_cast<off_t>(start)) != 0) {
+      s.message += "; and restoring the segment size failed";
+    }
+    s.message = "append to " + segment.log_file()->path + " failed: " + s.message;
+    return s;
+  }
+
+  // 4. Indexes and published state.
+  uint64_t at = start;
+  int64_t records = 0;
+  for (const Pending& p : batches) {
+    segment.on_appended(segment_config(), p.header, at);
+    at += p.header.size_bytes();
+    records += p.header.records_count;
+  }
+  unflushed_messages_ += records;
+  publish();
+
+  result->base_offset = batches.front().header.base_offset;
+  result->last_offset = batches.back().header.last_offset();
+  result->log_append_time_ms = config_.log_append_time ? now_ms : -1;
+  result->record_count = records;
+  result->batch_count = static_cast<int64_t>(batches.size());
+  result->needs_flush = unflushed_messages_ >= config_.flush_messages;
+  return Status::Ok();
+}
+
+Status PartitionLog::locate(int64_t offset, size_t* segment, BatchHeader* first, uint64_t* position, bool* at_end) {
+  *at_end = false;
+  int64_t start = log_start_offset(), end = log_end_offset();
+  if (offset < start || offset > end) {
+    return Status::Error(KafkaError::kOffsetOutOfRange,
+                         "offset " + std::to_string(offset) + " is outside the log [" + std::to_string(start) +
+                             ", " + std::to_string(end) + "]");
+  }
+  for (size_t i = segment_index_for(offset); i < segments_.size(); ++i) {
+    Status status;
+    if (segments_[i]->find_batch(offset, first, position, &status)) {
+      *segment = i;
+      return Status::Ok();
+    }
+    if (!status.ok()) return status;
+  }
+  *at_end = true;  // at the log end, or in a gap that runs to it
+  return Status::Ok();
+}
+
+Status PartitionLog::read(int64_t offset, uint64_t max_bytes, FileRegion* region) {
+  if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
+  size_t index = 0;
+  BatchHeader first;
+  uint64_t position = 0;
+  bool at_end = false;
+  Status s = locate(offset, &index, &first, &position, &at_end);
+  if (!s.ok() || at_end) return s;
+  Segment& segment = *segments_[index];
+  uint64_t length = first.size_bytes();
+  BatchHeaderScanner scanner(segment.log_file()->fd, position + length, segment.size_bytes());
+  BatchHeader h;
+  uint64_t p;
+  while (length < max_bytes && scanner.next(&h, &p)) {
+    if (length + h.size_bytes() > max_bytes) break;
+    length += h.size_bytes();
+  }
+  region->file = segment.log_file();
+  region->position = position;
+  region->length = length;
+  region->first_offset = first.base_offset;
+  return Status::Ok();
+}
+
+Status PartitionLog::read_bytes(int64_t offset, uint64_t max_bytes, std::unique_ptr<uint8_t[]>* bytes,
+                                size_t* size_bytes, int64_t* first_offset) {
+  if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
+  *size_bytes = 0;
+  *first_offset = -1;
+  size_t index = 0;
+  BatchHeader first;
+  uint64_t position = 0;
+  bool at_end = false;
+  Status s = locate(offset, &index, &first, &position, &at_end);
+  if (!s.ok() || at_end) return s;
+  Segment& segment = *segments_[index];
+  uint64_t want = std::max<uint64_t>(first.size_bytes(), std::min<uint64_t>(max_bytes, segment.size_bytes() - position));
+  // Not value-initialised: every kept byte is overwritten by the read.
+  bytes->reset(new uint8_t[want]);
+  size_t done = 0;
+  while (done < want) {
+    ssize_t r = ::pread(segment.log_file()->fd, bytes->get() + done, want - done, static_cast<off_t>(position + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return storage_error("read " + segment.log_file()->path, errno);
+    if (r == 0) break;
+    done += static_cast<size_t>(r);
+  }
+  // Check what was read, batch by batch, and keep only whole valid batches.
+  size_t keep = 0;
+  while (keep < done) {
+    BatchHeader h;
+    bool truncated = false;
+    Status check = check_stored_batch(bytes->get() + keep, done - keep, &h, &truncated);
+    if (!check.ok()) {
+      if (keep == 0) {
+        check.message = "stored batch at offset " + std::to_string(first.base_offset) + " in " +
+                        segment.log_file()->path + " is damaged: " + check.message;
+        return check;
+      }
+      break;
+    }
+    keep += h.size_bytes();
+  }
+  *size_bytes = keep;
+  *first_offset = first.base_offset;
+  return Status::Ok();
+}
+
+Status PartitionLog::offset_for_timestamp(int64_t timestamp, bool* found, int64_t* offset, int64_t* record_timestamp) {
+  if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
+  *found = false;
+  int64_t start = log_start_offset();
+  for (const auto& segment : segments_) {
+    if (segment->next_offset() <= start || segment->max_timestamp() < timestamp) continue;
+    Status status;
+    if (segment->find_timestamp(timestamp, start, offset, record_timestamp, &status)) {
+      *found = true;
+      return Status::Ok();
+    }
+    if (!status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
+Status PartitionLog::offset_of_max_timestamp(bool* found, int64_t* offset, int64_t* record_timestamp) {
+  if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
+  *found = false;
+  int64_t start = log_start_offset();
+  const Segment* best = nullptr;
+  for (const auto& segment : segments_) {
+    if (segment->next_offset() <= start || segment->max_timestamp() < 0) continue;
+    if (best == nullptr || segment->max_timestamp() > best->max_timestamp()) best = segment.get();
+  }
+  if (best == nullptr) return Status::Ok();
+  Status status;
+  *found = best->find_timestamp(best->max_timestamp(), start, offset, record_timestamp, &status);
+  return status;
+}
+
+Status PartitionLog::truncate_to(int64_t offset, int64_t now_ms) {
+  if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
+  if (offset < 0) return Status::Error(KafkaError::kInvalidArgument, "cannot truncate to a negative offset");
+  if (offset >= log_end_offset()) return Status::Ok();
+  SegmentConfig sc = segment_config();
+  Status s;
+  if (offset <= segments_.front()->base_offset() || offset < log_start_offset()) {
+    // Nothing below `offset` survives: start over at it.
+    auto fresh = std::make_unique<Segment>(dir_, offset);
+    for (auto& segment : segments_) {
+      s = segment->remove();
+      if (!s.ok()) return s;
+    }
+    segments_.clear();
+    s = fresh->create(sc, now_ms);
+    segments_.push_back(std::move(fresh));
+    log_start_offset_.store(offset, std::memory_order_release);
+  } else {
+    size_t keep = segment_index_for(offset);
+    while (segments_.size() > keep + 1) {
+      s = segments_.back()->remove();
+      if (!s.ok()) return s;
+      segments_.pop_back();
+    }
+    s = segments_.back()->truncate_to(sc, offset);
+  }
+  dir_dirty_ = true;
+  publish();
+  return s;
+}
+
+Status PartitionLog::delete_records_before(int64_t offset) {
+  if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
+  if (offset > log_end_offset() || offset < 0) {
+    return Status::Error(KafkaError::kOffsetOutOfRange,
+                         "cannot delete records before " + std::to_string(offset) + ": the log ends at " +
+                             std::to_string(log_end_offset()));
+  }
+  if (offset <= log_start_offset()) return Status::Ok();
+  log_start_offset_.store(offset, std::memory_order_release);
+  size_t removable = 0;
+  while (removable + 1 < segments_.size() && segments_[removable + 1]->base_offset() <= offset) ++removable;
+  size_t deleted = 0;
+  return delete_oldest_segments(removable, &deleted);
+}
+
+Status PartitionLog::delete_oldest_segments(size_t count, size_t* deleted) {
+  if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
+  *deleted = 0;
+  count = std::min(count, segments_.size() - 1);
+  Status s;
+  for (size_t i = 0; i < count; ++i) {
+    s = segments_[i]->remove();
+    if (!s.ok()) break;
+    ++*deleted;
+  }
+  segments_.erase(segments_.begin(), segments_.begin() + static_cast<ptrdiff_t>(*deleted));
+  if (*deleted > 0) {
+    dir_dirty_ = true;
+    int64_t start = std::max(log_start_offset(), segments_.front()->base_offset());
+    log_start_offset_.store(start, std::memory_order_release);
+  }
+  publish();
+  return s;
+}
+
+Status PartitionLog::flush() {
+  if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
+  int64_t end = log_end_offset();
+  for (auto& segment : segments_) {
+    Status s = segment->sync();
+    if (!s.ok()) return s;
+  }
+  if (dir_dirty_) {
+    Status s = sync_dir();
+    if (!s.ok()) return s;
+  }
+  unflushed_messages_ = 0;
+  recovery_point_.store(end, std::memory_order_release);
+  return Status::Ok();
+}
+
+Status PartitionLog::close(bool flush_first) {
+  if (closed_) return Status::Ok();
+  Status s;
+  if (flush_first && opened_) s = flush();
+  if (s.ok() && opened_ && !segments_.empty()) s = active().close_active();
+  segments_.clear();
+  closed_ = true;
+  return s;
+}
+
+std::vector<SegmentInfo> PartitionLog::segments() const {
+  std::vector<SegmentInfo> out;
+  for (const auto& s : segments_) {
+    out.push_back(SegmentInfo{s->base_offset(), s->next_offset(), s->size_bytes(), s->max_timestamp()});
+  }
+  return out;
+}
+
+}  // namespace gregor

@@ -1,0 +1,131 @@
+// Topic-level log settings, by Kafka's names, with Kafka's defaults and
+// bounds. Validation happens here, before anything reaches the addon, and
+// each error names the key, the value and the rule it broke.
+import type { NativeLogConfig } from '../native.js';
+
+/** Kafka's Long.MAX_VALUE ("never") in the JavaScript range. */
+export const NEVER = Number.MAX_SAFE_INTEGER;
+
+/** The topic configuration keys the storage engine understands. */
+export interface LogConfig {
+  /** Roll a new segment once the active one would exceed this many bytes. */
+  'segment.bytes': number;
+  /** Roll once the active segment's records span this many milliseconds. */
+  'segment.ms': number;
+  /** Maximum size of each segment's .index and .timeindex; a full index rolls the segment. */
+  'segment.index.bytes': number;
+  /** Bytes of log between two offset-index entries. */
+  'index.interval.bytes': number;
+  /** fsync after this many messages (NEVER: leave it to the OS, Kafka's default). */
+  'flush.messages': number;
+  /** fsync when the oldest unflushed message is this old (NEVER by default). */
+  'flush.ms': number;
+  /** Largest record batch accepted, including its 12-byte log overhead. */
+  'max.message.bytes': number;
+  /** CreateTime keeps producer timestamps; LogAppendTime stamps each batch at append. */
+  'message.timestamp.type': 'CreateTime' | 'LogAppendTime';
+}
+
+export type LogConfigInput = Partial<Record<keyof LogConfig, number | string>>;
+
+interface NumberKey {
+  kind: 'number';
+  default: number;
+  min: number;
+  max: number;
+}
+interface EnumKey {
+  kind: 'enum';
+  default: string;
+  values: readonly string[];
+}
+
+const INT_MAX = 2 ** 31 - 1;
+
+const KEYS: Record<keyof LogConfig, NumberKey | EnumKey> = {
+  'segment.bytes': { kind: 'number', default: 1073741824, min: 14, max: INT_MAX },
+  'segment.ms': { kind: 'number', default: 604800000, min: 1, max: NEVER },
+  'segment.index.bytes': { kind: 'number', default: 10485760, min: 4, max: INT_MAX },
+  'index.interval.bytes': { kind: 'number', default: 4096, min: 0, max: INT_MAX },
+  'flush.messages': { kind: 'number', default: NEVER, min: 1, max: NEVER },
+  'flush.ms': { kind: 'number', default: NEVER, min: 0, max: NEVER },
+  'max.message.bytes': { kind: 'number', default: 1048588, min: 0, max: INT_MAX },
+  'message.timestamp.type': { kind: 'enum', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'] },
+};
+
+export const LOG_CONFIG_KEYS = Object.keys(KEYS) as (keyof LogConfig)[];
+
+export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze(
+  Object.fromEntries(LOG_CONFIG_KEYS.map((key) => [key, KEYS[key].default])) as unknown as LogConfig,
+);
+
+/** Thrown for a configuration value the engine cannot accept. */
+export class ConfigError extends RangeError {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function parseNumber(key: string, raw: number | string, rule: NumberKey): number {
+  let value: number;
+  if (typeof raw === 'number') {
+    value = raw;
+  } else if (typeof raw === 'string' && /^-?\d+$/.test(raw.trim())) {
+    // Kafka's "never" is Long.MAX_VALUE (9223372036854775807); it maps to NEVER.
+    const big = BigInt(raw.trim());
+    value = big > BigInt(NEVER) ? NEVER : Number(big);
+  } else {
+    throw new ConfigError(key, `Invalid value ${JSON.stringify(raw)} for configuration ${key}: not a number`);
+  }
+  if (!Number.isInteger(value)) {
+    throw new ConfigError(key, `Invalid value ${value} for configuration ${key}: must be an integer`);
+  }
+  if (value > NEVER && rule.max === NEVER) value = NEVER;
+  if (value < rule.min || value > rule.max) {
+    const range = rule.max === NEVER ? `at least ${rule.min}` : `between ${rule.min} and ${rule.max}`;
+    throw new ConfigError(key, `Invalid value ${value} for configuration ${key}: must be ${range}`);
+  }
+  return value;
+}
+
+/** Merges `input` over `base` (defaults if omitted), validating every key. */
+export function resolveLogConfig(input: LogConfigInput = {}, base: Readonly<LogConfig> = DEFAULT_LOG_CONFIG): LogConfig {
+  if (input === null || typeof input !== 'object') {
+    throw new TypeError('log config must be an object of Kafka topic config keys');
+  }
+  const config = { ...base } as Record<string, number | string>;
+  for (const [key, raw] of Object.entries(input)) {
+    if (raw === undefined) continue;
+    const rule = KEYS[key as keyof LogConfig];
+    if (rule === undefined) {
+      throw new ConfigError(key, `Unknown log configuration ${key}; supported keys: ${LOG_CONFIG_KEYS.join(', ')}`);
+    }
+    if (rule.kind === 'number') {
+      config[key] = parseNumber(key, raw, rule);
+    } else {
+      if (typeof raw !== 'string' || !rule.values.includes(raw)) {
+        throw new ConfigError(key, `Invalid value ${JSON.stringify(raw)} for configuration ${key}: must be one of ${rule.values.join(', ')}`);
+      }
+      config[key] = raw;
+    }
+  }
+  return config as unknown as LogConfig;
+}
+
+/** The addon's view of a validated config. */
+export function toNativeConfig(config: LogConfig): NativeLogConfig {
+  return {
+    segmentBytes: config['segment.bytes'],
+    segmentMs: config['segment.ms'],
+    segmentIndexBytes: config['segment.index.bytes'],
+    indexIntervalBytes: config['index.interval.bytes'],
+    // NEVER crosses as a double above 9.2e18 so C++ reads it as INT64_MAX.
+    flushMessages: config['flush.messages'] >= NEVER ? 2 ** 63 : config['flush.messages'],
+    maxMessageBytes: config['max.message.bytes'],
+    logAppendTime: config['message.timestamp.type'] === 'LogAppendTime' ? 1 : 0,
+  };
+}

@@ -1,0 +1,252 @@
+// LogManager: many partition logs under one log directory, Kafka's layout:
+//
+//   <dir>/.kafka_cleanshutdown              present only after a clean close
+//   <dir>/recovery-point-offset-checkpoint  per partition: offset below which data is fsynced
+//   <dir>/log-start-offset-checkpoint       per partition: first readable offset
+//   <dir>/<topic>-<partition>/...           one partition log each
+//
+// At open, a missing clean-shutdown marker means the previous process died:
+// each log then rescans everything after its checkpointed recovery point. The
+// marker is removed before any write, and written again by close() after
+// every log has been flushed and the checkpoints saved.
+//
+// The manager owns the native io thread pool (num.io.threads); each log is
+// pinned to one of its threads.
+import { access, mkdir, open as openFile, readdir, rm, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+
+import { native, type NativeIoPool } from '../native.js';
+import { formatCheckpoint, partitionDirName, readCheckpoint, type PartitionKey } from './checkpoint.js';
+import { resolveLogConfig, toNativeConfig, type LogConfig, type LogConfigInput } from './config.js';
+import { Log } from './log.js';
+
+export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
+export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-offset-checkpoint';
+export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
+
+export interface LogManagerOptions {
+  /** num.io.threads: native threads doing all log I/O (default 8, Kafka's). */
+  ioThreads?: number;
+  /** Topic config defaults for logs opened without their own. */
+  defaultConfig?: LogConfigInput;
+  /** log.flush.offset.checkpoint.interval.ms: how often checkpoints are written (default 60000). */
+  checkpointIntervalMs?: number;
+  /** Close the manager (clean shutdown) when its last open log closes. */
+  closeWhenEmpty?: boolean;
+}
+
+const IO_THREADS_DEFAULT = 8;
+const CHECKPOINT_INTERVAL_MS_DEFAULT = 60_000;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await openFile(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function checkDirName(name: string): void {
+  if (name.length === 0 || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || /\s/.test(name)) {
+    throw new RangeError(`invalid log name ${JSON.stringify(name)}: it becomes a directory name (no slashes or whitespace)`);
+  }
+}
+
+export class LogManager {
+  readonly dir: string;
+  /** Whether the previous process closed this directory cleanly. */
+  readonly previousShutdownClean: boolean;
+  readonly defaultConfig: Readonly<LogConfig>;
+  #pool: NativeIoPool;
+  #logs = new Map<string, Log>();
+  #opening = new Map<string, Promise<Log>>();
+  #recoveryPoints: Map<string, number>;
+  #logStartOffsets: Map<string, number>;
+  #checkpointTimer: NodeJS.Timeout;
+  #closed = false;
+  #closeWhenEmpty: boolean;
+  #closing: Promise<void> | undefined;
+
+  private constructor(
+    dir: string,
+    clean: boolean,
+    pool: NativeIoPool,
+    defaultConfig: LogConfig,
+    recoveryPoints: Map<string, number>,
+    logStartOffsets: Map<string, number>,
+    checkpointIntervalMs: number,
+    closeWhenEmpty: boolean,
+  ) {
+    this.#closeWhenEmpty = closeWhenEmpty;
+    this.dir = dir;
+    this.previousShutdownClean = clean;
+    this.#pool = pool;
+    this.defaultConfig = defaultConfig;
+    this.#recoveryPoints = recoveryPoints;
+    this.#logStartOffsets = logStartOffsets;
+    this.#checkpointTimer = setInterval(() => {
+      this.checkpoint().catch((error: unknown) => {
+        console.error(`gregor: writing checkpoints in ${this.dir} failed: ${(error as Error).message}`);
+      });
+    }, checkpointIntervalMs);
+    this.#checkpointTimer.unref();
+  }
+
+  static async open(dir: string, options: LogManagerOptions = {}): Promise<LogManager> {
+    const ioThreads = options.ioThreads ?? IO_THREADS_DEFAULT;
+    if (!Number.isInteger(ioThreads) || ioThreads < 1 || ioThreads > 256) {
+      throw new RangeError(`ioThreads (num.io.threads) must be an integer between 1 and 256, got ${ioThreads}`);
+    }
+    const checkpointIntervalMs = options.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS_DEFAULT;
+    if (!Number.isInteger(checkpointIntervalMs) || checkpointIntervalMs < 1) {
+      throw new RangeError(`checkpointIntervalMs must be a positive integer, got ${checkpointIntervalMs}`);
+    }
+    const defaultConfig = resolveLogConfig(options.defaultConfig ?? {});
+    const root = resolve(dir);
+    await mkdir(root, { recursive: true });
+    const markerPath = join(root, CLEAN_SHUTDOWN_FILE);
+    const clean = await exists(markerPath);
+    const recoveryPoints = await readCheckpoint(join(root, RECOVERY_POINT_CHECKPOINT_FILE));
+    const logStartOffsets = await readCheckpoint(join(root, LOG_START_OFFSET_CHECKPOINT_FILE));
+    if (clean) {
+      // From here on the directory is in use: a crash must not look clean.
+      await unlink(markerPath);
+      await syncDirectory(root);
+    }
+    const pool = new native.IoPool(ioThreads);
+    return new LogManager(
+      root,
+      clean,
+      pool,
+      defaultConfig,
+      recoveryPoints,
+      logStartOffsets,
+      checkpointIntervalMs,
+      options.closeWhenEmpty === true,
+    );
+  }
+
+  /** Names of the partition directories present on disk. */
+  async listLogDirs(): Promise<string[]> {
+    const entries = await readdir(this.dir, { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
+  }
+
+  /** The open log of that name, if any. */
+  get(name: string | PartitionKey): Log | undefined {
+    return this.#logs.get(typeof name === 'string' ? name : partitionDirName(name));
+  }
+
+  get logs(): ReadonlyMap<string, Log> {
+    return this.#logs;
+  }
+
+  /**
+   * Opens (creating if needed) the log in `<dir>/<name>`, where name is
+   * usually `<topic>-<partition>`. Opening an open log returns it.
+   */
+  openLog(name: string | PartitionKey, config?: LogConfigInput): Promise<Log> {
+    if (this.#closed) return Promise.reject(new Error(`log manager for ${this.dir} is closed`));
+    const dirName = typeof name === 'string' ? name : partitionDirName(name);
+    checkDirName(dirName);
+    const open = this.#logs.get(dirName);
+    if (open) return Promise.resolve(open);
+    const pending = this.#opening.get(dirName);
+    if (pending) return pending;
+    const resolved = resolveLogConfig(config ?? {}, this.defaultConfig);
+    const opening = this.#openLog(dirName, resolved).finally(() => this.#opening.delete(dirName));
+    this.#opening.set(dirName, opening);
+    return opening;
+  }
+
+  async #openLog(dirName: string, config: LogConfig): Promise<Log> {
+    const logDir = join(this.dir, dirName);
+    const recoveryPoint = this.#recoveryPoints.get(dirName) ?? 0;
+    const logStartOffset = this.#logStartOffsets.get(dirName) ?? 0;
+    const nativeLog = await this.#pool.openLog(
+      logDir,
+      toNativeConfig(config),
+      recoveryPoint,
+      logStartOffset,
+      this.previousShutdownClean,
+    );
+    const log = new Log(logDir, dirName, nativeLog, config, (closed) => this.#forget(closed));
+    this.#logs.set(dirName, log);
+    return log;
+  }
+
+  async #forget(log: Log): Promise<void> {
+    if (this.#logs.get(log.name) === log) {
+      this.#logs.delete(log.name);
+      this.#recoveryPoints.set(log.name, log.recoveryPoint);
+      this.#logStartOffsets.set(log.name, log.logStartOffset);
+    }
+    if (this.#closeWhenEmpty && this.#logs.size === 0 && this.#opening.size === 0 && !this.#closed) {
+      await this.close();
+    }
+  }
+
+  /** Closes the log if open and deletes its directory and checkpoint entries. */
+  async deleteLog(name: string | PartitionKey): Promise<void> {
+    const dirName = typeof name === 'string' ? name : partitionDirName(name);
+    checkDirName(dirName);
+    await this.#logs.get(dirName)?.close();
+    await rm(join(this.dir, dirName), { recursive: true, force: true });
+    this.#recoveryPoints.delete(dirName);
+    this.#logStartOffsets.delete(dirName);
+    await this.checkpoint();
+  }
+
+  /** Writes both checkpoint files from the open logs' current values. */
+  async checkpoint(): Promise<void> {
+    for (const [name, log] of this.#logs) {
+      if (log.closed) continue;
+      this.#recoveryPoints.set(name, log.recoveryPoint);
+      this.#logStartOffsets.set(name, log.logStartOffset);
+    }
+    await this.#pool.writeFileAtomic(join(this.dir, RECOVERY_POINT_CHECKPOINT_FILE), formatCheckpoint(this.#recoveryPoints));
+    await this.#pool.writeFileAtomic(join(this.dir, LOG_START_OFFSET_CHECKPOINT_FILE), formatCheckpoint(this.#logStartOffsets));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Clean shutdown: closes every log (flush + trimmed indexes), writes the
+   * checkpoints, then the clean-shutdown marker, then stops the io threads.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#checkpointTimer);
+    await Promise.allSettled([...this.#opening.values()]);
+    const results = await Promise.allSettled([...this.#logs.values()].map((log) => log.close()));
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    try {
+      await this.checkpoint();
+      if (failed.length === 0) {
+        await this.#pool.writeFileAtomic(join(this.dir, CLEAN_SHUTDOWN_FILE), Buffer.alloc(0));
+      }
+    } finally {
+      this.#pool.close();
+    }
+    if (failed.length > 0) {
+      throw new Error(`closing ${failed.length} log(s) in ${this.dir} failed; the next open will recover: ${(failed[0]!.reason as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,235 @@
+// Log: the TypeScript face of one partition's native log. Every operation
+// that touches disk runs on the partition's io thread and returns a Promise;
+// the offsets are plain getters over values the engine publishes atomically.
+import { LogError, toLogError } from '../errors.js';
+import type { NativeFileRegion, NativeLog, NativeSegmentInfo } from '../native.js';
+import { NEVER, resolveLogConfig, toNativeConfig, type LogConfig, type LogConfigInput } from './config.js';
+
+export interface AppendResult {
+  /** Offset of the first record appended. */
+  baseOffset: number;
+  /** Offset of the last record appended. */
+  lastOffset: number;
+  /** The broker's timestamp for LogAppendTime topics, -1 for CreateTime. */
+  logAppendTime: number;
+  recordCount: number;
+  batchCount: number;
+}
+
+export interface AppendOptions {
+  /** Resolve only after the batches are fsynced (concurrent durable appends share fsyncs). */
+  durable?: boolean;
+}
+
+/** Bytes of whole batches in one segment file, for sendfile(2). Call release() when sent. */
+export type FileRegion = NativeFileRegion;
+
+export interface TimestampOffset {
+  offset: number;
+  timestamp: number;
+}
+
+export type SegmentInfo = NativeSegmentInfo;
+
+/** ListOffsets' special timestamps. */
+export const EARLIEST_TIMESTAMP = -2;
+export const LATEST_TIMESTAMP = -1;
+export const MAX_TIMESTAMP = -3;
+
+function checkOffset(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${name} must be a non-negative safe integer, got ${value}`);
+  }
+}
+
+async function wrap<T>(promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (error) {
+    throw toLogError(error);
+  }
+}
+
+export class Log {
+  #native: NativeLog;
+  #config: LogConfig;
+  #closed = false;
+  #flushTimer: NodeJS.Timeout | undefined;
+  #onClose: ((log: Log) => Promise<void>) | undefined;
+
+  /** @internal Use openLog() or LogManager.openLog(). */
+  constructor(
+    readonly dir: string,
+    readonly name: string,
+    nativeLog: NativeLog,
+    config: LogConfig,
+    onClose?: (log: Log) => Promise<void>,
+  ) {
+    this.#native = nativeLog;
+    this.#config = config;
+    this.#onClose = onClose;
+    this.#scheduleFlush();
+  }
+
+  get config(): Readonly<LogConfig> {
+    return this.#config;
+  }
+  /** First offset still readable. */
+  get logStartOffset(): number {
+    return this.#native.logStartOffset;
+  }
+  /** Offset the next appended record gets. */
+  get logEndOffset(): number {
+    return this.#native.logEndOffset;
+  }
+  /** Everything below this offset is known to be on disk (fsynced). */
+  get recoveryPoint(): number {
+    return this.#native.recoveryPoint;
+  }
+  /** Bytes in all segment files. */
+  get sizeBytes(): number {
+    return this.#native.sizeBytes;
+  }
+  /** Bytes that recovery cut off when this log was opened (0 after a clean shutdown). */
+  get recoveredTruncatedBytes(): number {
+    return this.#native.recoveredTruncatedBytes;
+  }
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new LogError(`log ${this.name} is closed`, 'LOG_CLOSED', -101);
+  }
+
+  /**
+   * Appends one or more complete RecordBatch v2 batches, assigning offsets
+   * from the log end. Every batch is validated first; on any error nothing is
+   * written. The buffer must not change until the Promise settles (the
+   * engine reads it on an io thread; it does not modify it).
+   */
+  append(batches: Uint8Array, options: AppendOptions = {}): Promise<AppendResult> {
+    this.#checkOpen();
+    return wrap(this.#native.append(batches, false, options.durable === true));
+  }
+
+  /** Appends batches keeping their offsets, which must continue the log (replication's follower path). */
+  appendWithOffsets(batches: Uint8Array, options: AppendOptions = {}): Promise<AppendResult> {
+    this.#checkOpen();
+    return wrap(this.#native.append(batches, true, options.durable === true));
+  }
+
+  /**
+   * Whole batches starting with the one that holds `offset`, up to
+   * `maxBytes` (the first batch is returned whole even if larger). Each
+   * batch's CRC is checked. Empty at the log end; OFFSET_OUT_OF_RANGE
+   * outside [logStartOffset, logEndOffset].
+   */
+  read(offset: number, maxBytes: number): Promise<Buffer> {
+    this.#checkOpen();
+    checkOffset('offset', offset);
+    checkOffset('maxBytes', maxBytes);
+    return wrap(this.#native.read(offset, maxBytes));
+  }
+
+  /** Like read(), as a file region for sendfile; null at the log end. */
+  readRegion(offset: number, maxBytes: number): Promise<FileRegion | null> {
+    this.#checkOpen();
+    checkOffset('offset', offset);
+    checkOffset('maxBytes', maxBytes);
+    return wrap(this.#native.readRegion(offset, maxBytes));
+  }
+
+  /**
+   * ListOffsets semantics: the earliest record whose timestamp is >=
+   * `timestamp`, or null if there is none. EARLIEST_TIMESTAMP (-2) and
+   * LATEST_TIMESTAMP (-1) give the log start and end offsets, MAX_TIMESTAMP
+   * (-3) the record with the largest timestamp.
+   */
+  async offsetForTimestamp(timestamp: number): Promise<TimestampOffset | null> {
+    this.#checkOpen();
+    if (!Number.isSafeInteger(timestamp)) throw new RangeError(`timestamp must be a safe integer, got ${timestamp}`);
+    if (timestamp === EARLIEST_TIMESTAMP) return { offset: this.logStartOffset, timestamp: -1 };
+    if (timestamp === LATEST_TIMESTAMP) return { offset: this.logEndOffset, timestamp: -1 };
+    if (timestamp === MAX_TIMESTAMP) return wrap(this.#native.offsetOfMaxTimestamp());
+    if (timestamp < 0) throw new RangeError(`timestamp ${timestamp} is neither a time nor -1, -2 or -3`);
+    return wrap(this.#native.offsetForTimestamp(timestamp));
+  }
+
+  /** fsyncs everything appended so far and advances the recovery point. */
+  flush(): Promise<void> {
+    this.#checkOpen();
+    return wrap(this.#native.flush());
+  }
+
+  /** Removes every record at or after `offset` (cut at a batch boundary). */
+  truncateTo(offset: number): Promise<void> {
+    this.#checkOpen();
+    checkOffset('offset', offset);
+    return wrap(this.#native.truncateTo(offset));
+  }
+
+  /** Moves the log start offset to `offset` and deletes segments wholly below it. */
+  deleteRecordsBefore(offset: number): Promise<void> {
+    this.#checkOpen();
+    checkOffset('offset', offset);
+    return wrap(this.#native.deleteRecordsBefore(offset));
+  }
+
+  /** Deletes the oldest `count` segments (never the active one); resolves to how many went. */
+  deleteOldestSegments(count: number): Promise<number> {
+    this.#checkOpen();
+    checkOffset('count', count);
+    return wrap(this.#native.deleteOldestSegments(count));
+  }
+
+  /** Starts a new segment now (no-op if the active segment is empty). */
+  roll(): Promise<void> {
+    this.#checkOpen();
+    return wrap(this.#native.roll());
+  }
+
+  segments(): Promise<SegmentInfo[]> {
+    this.#checkOpen();
+    return wrap(this.#native.segments());
+  }
+
+  /** Changes topic settings at runtime (applies to the next append and roll). */
+  async setConfig(input: LogConfigInput): Promise<void> {
+    this.#checkOpen();
+    const config = resolveLogConfig(input, this.#config);
+    await wrap(this.#native.setConfig(toNativeConfig(config)));
+    this.#config = config;
+    this.#scheduleFlush();
+  }
+
+  /** Flushes, trims the active segment's indexes and releases the files. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#flushTimer);
+    try {
+      await wrap(this.#native.close(true));
+    } finally {
+      await this.#onClose?.(this);
+    }
+  }
+
+  // flush.ms: a timer per log; it never keeps the process alive.
+  #scheduleFlush(): void {
+    clearInterval(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const flushMs = this.#config['flush.ms'];
+    if (flushMs >= NEVER) return;
+    this.#flushTimer = setInterval(
+      () => {
+        if (this.#closed || this.recoveryPoint >= this.logEndOffset) return;
+        this.#native.flush().catch((error: unknown) => {
+          console.error(`gregor: scheduled flush of ${this.name} failed: ${(error as Error).message}`);
+        });
+      },
+      Math.max(flushMs, 1),
+    );
+    this.#flushTimer.unref();
+  }
+}

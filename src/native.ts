@@ -1,0 +1,108 @@
+// The one module that loads the C++ addon (native/binding.h describes its
+// surface). Everything else imports the typed interface from here.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Engine-level log settings, already validated (see src/log/config.ts). */
+export interface NativeLogConfig {
+  segmentBytes: number;
+  segmentMs: number;
+  segmentIndexBytes: number;
+  indexIntervalBytes: number;
+  flushMessages: number;
+  maxMessageBytes: number;
+  logAppendTime: number;
+}
+
+export interface NativeAppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  logAppendTime: number;
+  recordCount: number;
+  batchCount: number;
+}
+
+export interface NativeTimestampOffset {
+  offset: number;
+  timestamp: number;
+}
+
+export interface NativeSegmentInfo {
+  baseOffset: number;
+  nextOffset: number;
+  sizeBytes: number;
+  maxTimestamp: number;
+}
+
+export interface NativeFileRegion {
+  readonly fd: number;
+  readonly position: number;
+  readonly length: number;
+  readonly firstOffset: number;
+  release(): void;
+}
+
+export interface NativeLog {
+  append(batches: Uint8Array, keepOffsets: boolean, durable: boolean): Promise<NativeAppendResult>;
+  read(offset: number, maxBytes: number): Promise<Buffer>;
+  readRegion(offset: number, maxBytes: number): Promise<NativeFileRegion | null>;
+  offsetForTimestamp(timestamp: number): Promise<NativeTimestampOffset | null>;
+  offsetOfMaxTimestamp(): Promise<NativeTimestampOffset | null>;
+  truncateTo(offset: number): Promise<void>;
+  deleteRecordsBefore(offset: number): Promise<void>;
+  deleteOldestSegments(count: number): Promise<number>;
+  roll(): Promise<void>;
+  flush(): Promise<void>;
+  segments(): Promise<NativeSegmentInfo[]>;
+  setConfig(config: NativeLogConfig): Promise<void>;
+  close(clean: boolean): Promise<void>;
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  readonly recoveryPoint: number;
+  readonly sizeBytes: number;
+  readonly recoveredTruncatedBytes: number;
+}
+
+export interface NativeIoPool {
+  openLog(
+    dir: string,
+    config: NativeLogConfig,
+    recoveryPoint: number,
+    logStartOffset: number,
+    clean: boolean,
+  ): Promise<NativeLog>;
+  writeFileAtomic(path: string, contents: Uint8Array): Promise<void>;
+  close(): void;
+  readonly threads: number;
+}
+
+export interface NativeBinding {
+  IoPool: new (threads: number) => NativeIoPool;
+  crc32c(bytes: Uint8Array): number;
+  crc32cImplementation(): string;
+  setFaultProbe(name: FaultProbeName, count: number): void;
+}
+
+/** Storage steps that tests can make fail on purpose. */
+export type FaultProbeName = 'append' | 'fsync' | 'roll' | 'truncate' | 'index-trim';
+
+function findAddon(): string {
+  // src/native.ts and dist/native.js both sit one level below the package root.
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const candidates = [
+    process.env.GREGOR_NATIVE_ADDON,
+    join(root, 'build', 'Release', 'gregor_native.node'),
+    join(root, 'build', 'Debug', 'gregor_native.node'),
+  ];
+  for (const candidate of candidates) {
+    if (candidate !== undefined && existsSync(candidate)) return candidate;
+  }
+  throw new Error(
+    `Gregor's native addon is not built (looked for ${candidates.filter(Boolean).join(', ')}); run \`npm install\` or \`npm run build\``,
+  );
+}
+
+const require = createRequire(import.meta.url);
+export const native: NativeBinding = require(findAddon()) as NativeBinding;

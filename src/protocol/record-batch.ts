@@ -1,0 +1,266 @@
+// RecordBatch v2 encoding and decoding in TypeScript, for embedding users and
+// tests. The byte layout is documented in native/record_batch.h and
+// docs/STORAGE_FORMAT.md; the CRC-32C comes from the addon.
+import { native } from '../native.js';
+import { COMPRESSION_IDS, codecFor, compressionName, type CompressionName } from './compression.js';
+
+export type Bytes = Buffer | Uint8Array | string;
+
+export interface RecordHeader {
+  key: string;
+  value: Bytes | null;
+}
+
+export interface RecordInput {
+  key?: Bytes | null;
+  value: Bytes | null;
+  headers?: RecordHeader[];
+  /** Milliseconds since the epoch; defaults to the batch timestamp. */
+  timestamp?: number;
+}
+
+export interface EncodeOptions {
+  /** Written into the batch; the log assigns real offsets on append. Default 0. */
+  baseOffset?: number;
+  /** Timestamp for records that have none (default: now). */
+  timestamp?: number;
+  compression?: CompressionName;
+  producerId?: number;
+  producerEpoch?: number;
+  baseSequence?: number;
+  partitionLeaderEpoch?: number;
+  transactional?: boolean;
+}
+
+export interface DecodedRecord {
+  offset: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: { key: string; value: Buffer | null }[];
+}
+
+export interface DecodedBatch {
+  baseOffset: number;
+  lastOffset: number;
+  /** Bytes of this batch in the buffer it was decoded from. */
+  sizeBytes: number;
+  partitionLeaderEpoch: number;
+  attributes: number;
+  compression: CompressionName;
+  timestampType: 'CreateTime' | 'LogAppendTime';
+  isTransactional: boolean;
+  isControl: boolean;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  records: DecodedRecord[];
+}
+
+export const BATCH_HEADER_BYTES = 61;
+const LOG_OVERHEAD_BYTES = 12;
+const CRC_START = 21;
+
+function toBuffer(bytes: Bytes): Buffer {
+  if (typeof bytes === 'string') return Buffer.from(bytes, 'utf8');
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function zigzag(value: number): bigint {
+  const v = BigInt(value);
+  return v >= 0n ? v << 1n : (-v << 1n) - 1n;
+}
+
+/** Zigzag varint writer into a growable array of bytes. */
+class Writer {
+  bytes: number[] = [];
+  varint(value: number): void {
+    if (value >= -0x40000000 && value < 0x40000000) {
+      let u = value >= 0 ? value * 2 : -value * 2 - 1;
+      while (u >= 0x80) {
+        this.bytes.push((u & 0x7f) | 0x80);
+        u >>>= 7;
+      }
+      this.bytes.push(u);
+      return;
+    }
+    let u = zigzag(value);
+    while (u >= 0x80n) {
+      this.bytes.push(Number(u & 0x7fn) | 0x80);
+      u >>= 7n;
+    }
+    this.bytes.push(Number(u));
+  }
+  sized(data: Buffer | null): void {
+    if (data === null) {
+      this.varint(-1);
+      return;
+    }
+    this.varint(data.length);
+    for (const b of data) this.bytes.push(b);
+  }
+}
+
+function encodeRecord(record: RecordInput, index: number, baseTimestamp: number, timestamp: number): Buffer {
+  const body = new Writer();
+  body.bytes.push(0); // record attributes: unused
+  body.varint(timestamp - baseTimestamp);
+  body.varint(index);
+  body.sized(record.key === undefined || record.key === null ? null : toBuffer(record.key));
+  body.sized(record.value === null ? null : toBuffer(record.value));
+  const headers = record.headers ?? [];
+  body.varint(headers.length);
+  for (const header of headers) {
+    if (typeof header.key !== 'string') throw new TypeError(`record ${index}: header keys must be strings`);
+    body.sized(Buffer.from(header.key, 'utf8'));
+    body.sized(header.value === null ? null : toBuffer(header.value));
+  }
+  const framed = new Writer();
+  framed.varint(body.bytes.length);
+  return Buffer.concat([Buffer.from(framed.bytes), Buffer.from(body.bytes)]);
+}
+
+/** Encodes records as one RecordBatch v2 (magic 2) with a valid CRC-32C. */
+export function encodeRecordBatch(records: readonly RecordInput[], options: EncodeOptions = {}): Buffer {
+  if (!Array.isArray(records) || records.length === 0) throw new RangeError('a record batch needs at least one record');
+  const now = options.timestamp ?? Date.now();
+  const timestamps = records.map((r) => r.timestamp ?? now);
+  for (const t of timestamps) {
+    if (!Number.isSafeInteger(t)) throw new RangeError(`record timestamps must be integers (ms), got ${t}`);
+  }
+  const baseTimestamp = Math.min(...timestamps);
+  const maxTimestamp = Math.max(...timestamps);
+  let payload: Buffer = Buffer.concat(records.map((r, i) => encodeRecord(r, i, baseTimestamp, timestamps[i]!)));
+  const compression = options.compression ?? 'none';
+  if (compression !== 'none') payload = codecFor(compression).compress(payload);
+
+  const batch = Buffer.alloc(BATCH_HEADER_BYTES + payload.length);
+  batch.writeBigInt64BE(BigInt(options.baseOffset ?? 0), 0);
+  batch.writeInt32BE(batch.length - LOG_OVERHEAD_BYTES, 8);
+  batch.writeInt32BE(options.partitionLeaderEpoch ?? -1, 12);
+  batch.writeInt8(2, 16);
+  const attributes = COMPRESSION_IDS[compression] | (options.transactional ? 0x10 : 0);
+  batch.writeInt16BE(attributes, 21);
+  batch.writeInt32BE(records.length - 1, 23);
+  batch.writeBigInt64BE(BigInt(baseTimestamp), 27);
+  batch.writeBigInt64BE(BigInt(maxTimestamp), 35);
+  batch.writeBigInt64BE(BigInt(options.producerId ?? -1), 43);
+  batch.writeInt16BE(options.producerEpoch ?? -1, 51);
+  batch.writeInt32BE(options.baseSequence ?? -1, 53);
+  batch.writeInt32BE(records.length, 57);
+  payload.copy(batch, BATCH_HEADER_BYTES);
+  batch.writeUInt32BE(native.crc32c(batch.subarray(CRC_START)), 17);
+  return batch;
+}
+
+class Reader {
+  position: number;
+  constructor(
+    readonly buffer: Buffer,
+    start: number,
+    readonly end: number,
+  ) {
+    this.position = start;
+  }
+  fail(what: string): never {
+    throw new Error(`malformed record: ${what} at byte ${this.position}`);
+  }
+  varint(maxBytes = 10): number {
+    let raw = 0n;
+    for (let i = 0; i < maxBytes; i++) {
+      if (this.position >= this.end) this.fail('truncated varint');
+      const byte = this.buffer[this.position++]!;
+      raw |= BigInt(byte & 0x7f) << BigInt(7 * i);
+      if ((byte & 0x80) === 0) return Number((raw >> 1n) ^ -(raw & 1n));
+    }
+    return this.fail('varint too long');
+  }
+  sized(): Buffer | null {
+    const length = this.varint(5);
+    if (length < 0) return null;
+    if (length > this.end - this.position) this.fail(`length ${length} past the end`);
+    const out = this.buffer.subarray(this.position, this.position + length);
+    this.position += length;
+    return out;
+  }
+}
+
+/**
+ * Decodes every whole RecordBatch v2 in `buffer` (as returned by Log.read).
+ * Throws on a bad CRC, a magic other than 2, or malformed records; a
+ * trailing partial batch is ignored, as clients do.
+ */
+export function decodeRecordBatches(buffer: Uint8Array): DecodedBatch[] {
+  const data = toBuffer(buffer);
+  const batches: DecodedBatch[] = [];
+  let position = 0;
+  while (position + BATCH_HEADER_BYTES <= data.length) {
+    const size = LOG_OVERHEAD_BYTES + data.readInt32BE(position + 8);
+    if (size < BATCH_HEADER_BYTES) throw new Error(`batch at byte ${position} has invalid length ${size}`);
+    if (position + size > data.length) break;
+    const magic = data.readInt8(position + 16);
+    if (magic !== 2) throw new Error(`batch at byte ${position} has magic ${magic}; only RecordBatch v2 is supported`);
+    const batch = data.subarray(position, position + size);
+    const crc = batch.readUInt32BE(17);
+    const computed = native.crc32c(batch.subarray(CRC_START));
+    if (crc !== computed) throw new Error(`batch at byte ${position} fails its CRC-32C check`);
+    const attributes = batch.readInt16BE(21);
+    const compression = compressionName(attributes & 0x07);
+    const logAppendTime = (attributes & 0x08) !== 0;
+    const baseOffset = Number(batch.readBigInt64BE(0));
+    const baseTimestamp = Number(batch.readBigInt64BE(27));
+    const maxTimestamp = Number(batch.readBigInt64BE(35));
+    const count = batch.readInt32BE(57);
+    let records: Buffer = batch.subarray(BATCH_HEADER_BYTES);
+    if (compression !== 'none') records = codecFor(compression).decompress(records);
+    const reader = new Reader(records, 0, records.length);
+    const decoded: DecodedRecord[] = [];
+    for (let i = 0; i < count; i++) {
+      const length = reader.varint(5);
+      const end = reader.position + length;
+      if (length < 1 || end > reader.end) reader.fail(`record ${i} length ${length}`);
+      const recordReader = new Reader(records, reader.position + 1, end);
+      const timestampDelta = recordReader.varint();
+      const offsetDelta = recordReader.varint(5);
+      const key = recordReader.sized();
+      const value = recordReader.sized();
+      const headerCount = recordReader.varint(5);
+      const headers: DecodedRecord['headers'] = [];
+      for (let h = 0; h < headerCount; h++) {
+        const headerKey = recordReader.sized();
+        if (headerKey === null) return recordReader.fail('null header key');
+        headers.push({ key: headerKey.toString('utf8'), value: recordReader.sized() });
+      }
+      if (recordReader.position !== end) recordReader.fail(`record ${i} has trailing bytes`);
+      reader.position = end;
+      decoded.push({
+        offset: baseOffset + offsetDelta,
+        timestamp: logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta,
+        key,
+        value,
+        headers,
+      });
+    }
+    batches.push({
+      baseOffset,
+      lastOffset: baseOffset + batch.readInt32BE(23),
+      sizeBytes: size,
+      partitionLeaderEpoch: batch.readInt32BE(12),
+      attributes,
+      compression,
+      timestampType: logAppendTime ? 'LogAppendTime' : 'CreateTime',
+      isTransactional: (attributes & 0x10) !== 0,
+      isControl: (attributes & 0x20) !== 0,
+      baseTimestamp,
+      maxTimestamp,
+      producerId: Number(batch.readBigInt64BE(43)),
+      producerEpoch: batch.readInt16BE(51),
+      baseSequence: batch.readInt32BE(53),
+      records: decoded,
+    });
+    position += size;
+  }
+  return batches;
+}
