@@ -265,18 +265,26 @@ Status Segment::recover(const SegmentConfig& config, bool active, uint64_t* trun
 
 bool Segment::find_batch(int64_t offset, BatchHeader* header, uint64_t* position, Status* status) const {
   uint32_t start = offset_index_.lookup(offset).position;
-  BatchHeaderScanner scanner(log_->fd, start, size_bytes_);
-  BatchHeader h;
-  uint64_t p;
-  while (scanner.next(&h, &p)) {
-    if (h.last_offset() >= offset) {
-      *header = h;
-      *position = p;
-      return true;
+  for (;;) {
+    BatchHeaderScanner scanner(log_->fd, start, size_bytes_);
+    BatchHeader h;
+    uint64_t p;
+    while (scanner.next(&h, &p)) {
+      if (h.last_offset() >= offset) {
+        *header = h;
+        *position = p;
+        return true;
+      }
     }
+    // An index entry that does not land on a batch (a damaged index that
+    // passed the sanity check): the log itself is the truth, scan it whole.
+    if (scanner.status().code == KafkaError::kCorruptMessage && start != 0) {
+      start = 0;
+      continue;
+    }
+    *status = scanner.status();
+    return false;
   }
-  *status = scanner.status();
-  return false;
 }
 
 bool Segment::find_timestamp(int64_t timestamp, int64_t min_offset, int64_t* found_offset,
