@@ -121,8 +121,12 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
       throw Napi::RangeError::New(env, "IoPool threads must be between 1 and 256");
     }
     pool_ = std::make_unique<IoPool>(static_cast<size_t>(threads));
+    // The wrapper stays alive while wake-ups may still be queued for it: the
+    // reference taken here is dropped when the thread-safe function is
+    // finalized, after its last queued call has run.
+    Ref();
     tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
-                                          "gregor-io-completions", 0, 1);
+                                          "gregor-io-completions", 0, 1, [this](Napi::Env) { Unref(); });
     tsfn_.Unref(env);  // only pending work keeps the process alive
     pool_->set_wakeup([this] {
       tsfn_.NonBlockingCall(this, [](Napi::Env env, Napi::Function, PoolWrap* pool) { pool->Drain(env); });

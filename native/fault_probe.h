@@ -1,7 +1,8 @@
 // Named fault-injection points. Storage operations consult a probe before the
 // step that can fail in production (a write, an fsync, a roll, ...); tests arm
 // a probe to make the next N passes fail with KAFKA_STORAGE_ERROR, and assert
-// that the log is left unchanged and usable. Disarmed probes cost one relaxed
+// that the log's records are left unchanged and the log stays usable (a roll
+// that completed before a failed write remains, as in Kafka). Disarmed probes cost one relaxed
 // atomic load.
 #pragma once
 

@@ -20,10 +20,6 @@ using namespace batch_layout;
 
 namespace {
 
-// JavaScript numbers are exact up to 2^53; offsets stay below so that the
-// embedding API can use plain numbers.
-constexpr int64_t kOffsetMax = (1LL << 53) - 1;
-
 bool parse_segment_name(const char* name, const char* suffix, int64_t* base_offset) {
   size_t length = std::strlen(name), suffix_length = std::strlen(suffix);
   if (length != 20 + suffix_length || std::strcmp(name + 20, suffix) != 0) return false;
@@ -229,9 +225,13 @@ Status PartitionLog::roll_to(int64_t base_offset, int64_t now_ms) {
     return s;
   }
   if (old.size_bytes() == 0) {
-    // An empty active segment is replaced rather than kept as a husk.
+    // An empty active segment is replaced rather than kept as a husk; if it
+    // was the only one, the log now starts where the new one does.
     s = old.remove();
     segments_.pop_back();
+    if (segments_.empty()) {
+      log_start_offset_.store(std::max(log_start_offset(), base_offset), std::memory_order_release);
+    }
   } else {
     s = old.close_active();
   }
@@ -248,6 +248,54 @@ Status PartitionLog::roll(int64_t now_ms) {
   return s;
 }
 
+Status PartitionLog::write_batches(const uint8_t* data, const PendingBatch* batches, size_t count,
+                                   uint64_t bytes, int64_t now_ms) {
+  if (should_roll(batches[0].header, batches[count - 1].header, bytes, now_ms)) {
+    Status s = roll_to(batches[0].header.base_offset, now_ms);
+    publish();
+    if (!s.ok()) return s;
+  }
+  // Each batch's header is rewritten in scratch (offset, and for
+  // LogAppendTime the timestamp, attributes and CRC); bodies go as they are.
+  Segment& segment = active();
+  header_scratch_.resize(count * kHeaderBytes);
+  std::vector<iovec> iov;
+  iov.reserve(count * 2);
+  for (size_t i = 0; i < count; ++i) {
+    const PendingBatch& p = batches[i];
+    uint8_t* header = header_scratch_.data() + i * kHeaderBytes;
+    const uint8_t* source = data + p.position;
+    std::memcpy(header, source, kHeaderBytes);
+    store_i64_be(header + kBaseOffset, p.header.base_offset);
+    size_t body_bytes = p.header.size_bytes() - kHeaderBytes;
+    if (p.rewrite_time) {
+      store_u16_be(header + kAttributes, p.header.attributes);
+      store_i64_be(header + kMaxTimestamp, p.header.max_timestamp);
+      store_u32_be(header + kCrc, batch_crc(header, source + kHeaderBytes, body_bytes));
+    }
+    iov.push_back(iovec{header, kHeaderBytes});
+    if (body_bytes > 0) iov.push_back(iovec{const_cast<uint8_t*>(source + kHeaderBytes), body_bytes});
+  }
+  uint64_t start = segment.size_bytes();
+  Status s = GREGOR_FAULT(kAppend) ? Status::Error(KafkaError::kKafkaStorageError, "injected fault: append")
+                                   : pwritev_full(segment.log_file()->fd, iov, start);
+  if (!s.ok()) {
+    // Leave the segment exactly as it was: cut whatever part of the write landed.
+    if (::ftruncate(segment.log_file()->fd, static_cast<off_t>(start)) != 0) {
+      s.message += "; and restoring the segment size failed";
+    }
+    s.message = "append to " + segment.log_file()->path + " failed: " + s.message;
+    return s;
+  }
+  uint64_t at = start;
+  SegmentConfig sc = segment_config();
+  for (size_t i = 0; i < count; ++i) {
+    segment.on_appended(sc, batches[i].header, at);
+    at += batches[i].header.size_bytes();
+  }
+  return Status::Ok();
+}
+
 Status PartitionLog::append(const uint8_t* data, size_t bytes, OffsetMode mode, int64_t now_ms,
                             AppendResult* result) {
   if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
@@ -260,16 +308,15 @@ Status PartitionLog::append(const uint8_t* data, size_t bytes, OffsetMode mode, 
   // 1. Validate every batch before anything is written.
   BatchCheckOptions options;
   options.offset_mode = mode;
-  options.batch_bytes_max = config_.max_message_bytes;
-  struct Pending {
-    BatchHeader header;
-    size_t position;  // in `data`
-  };
-  std::vector<Pending> batches;
+  // A follower stores what its leader accepted, even if the limit changed since.
+  options.batch_bytes_max = mode == OffsetMode::kAssign ? config_.max_message_bytes : INT32_MAX;
+  // Only the leader stamps LogAppendTime; followers keep the leader's bytes.
+  bool stamp_append_time = mode == OffsetMode::kAssign && config_.log_append_time;
+  std::vector<PendingBatch> batches;
   int64_t next_offset = log_end_offset();
   size_t position = 0;
   while (position < bytes) {
-    Pending p;
+    PendingBatch p;
     p.position = position;
     Status s = check_batch(data + position, bytes - position, options, &p.header);
     if (!s.ok()) {
@@ -288,68 +335,45 @@ Status PartitionLog::append(const uint8_t* data, size_t bytes, OffsetMode mode, 
     if (next_offset > kOffsetMax) {
       return Status::Error(KafkaError::kInvalidRecord, "offsets beyond 2^53 are not supported");
     }
-    if (config_.log_append_time) {
+    if (stamp_append_time) {
       p.header.attributes |= kTimestampTypeLogAppendTime;
       p.header.max_timestamp = now_ms;
     }
+    p.rewrite_time = stamp_append_time;
     position += p.header.size_bytes();
     batches.push_back(p);
   }
 
-  // 2. Roll first if the batches would not fit the active segment.
-  if (should_roll(batches.front().header, batches.back().header, bytes, now_ms)) {
-    Status s = roll_to(batches.front().header.base_offset, now_ms);
-    publish();
-    if (!s.ok()) return s;
-  }
-
-  // 3. Write: each batch's header is rewritten in scratch (offset, and for
-  // LogAppendTime the timestamp, attributes and CRC); bodies go as they are.
-  Segment& segment = active();
-  header_scratch_.resize(batches.size() * kHeaderBytes);
-  std::vector<iovec> iov;
-  iov.reserve(batches.size() * 2);
-  for (size_t i = 0; i < batches.size(); ++i) {
-    const Pending& p = batches[i];
-    uint8_t* header = header_scratch_.data() + i * kHeaderBytes;
-    const uint8_t* source = data + p.position;
-    std::memcpy(header, source, kHeaderBytes);
-    store_i64_be(header + kBaseOffset, p.header.base_offset);
-    size_t body_bytes = p.header.size_bytes() - kHeaderBytes;
-    if (config_.log_append_time) {
-      store_u16_be(header + kAttributes, p.header.attributes);
-      store_i64_be(header + kMaxTimestamp, p.header.max_timestamp);
-      store_u32_be(header + kCrc, batch_crc(header, source + kHeaderBytes, body_bytes));
-    }
-    iov.push_back(iovec{header, kHeaderBytes});
-    if (body_bytes > 0) iov.push_back(iovec{const_cast<uint8_t*>(source + kHeaderBytes), body_bytes});
-  }
-  uint64_t start = segment.size_bytes();
-  Status s = GREGOR_FAULT(kAppend) ? Status::Error(KafkaError::kKafkaStorageError, "injected fault: append")
-                                   : pwritev_full(segment.log_file()->fd, iov, start);
-  if (!s.ok()) {
-    // Leave the log exactly as it was: cut whatever part of the write landed.
-    if (::ftruncate(segment.log_file()->fd, static_cast<off_t>(start)) != 0) {
-      s.message += "; and restoring the segment size failed";
-    }
-    s.message = "append to " + segment.log_file()->path + " failed: " + s.message;
-    return s;
-  }
-
-  // 4. Indexes and published state.
-  uint64_t at = start;
+  // 2. Write. A follower append whose offsets span more than one segment
+  // can hold (2^31, compacted logs have gaps) is split at segment bounds.
   int64_t records = 0;
-  for (const Pending& p : batches) {
-    segment.on_appended(segment_config(), p.header, at);
-    at += p.header.size_bytes();
-    records += p.header.records_count;
+  size_t group_begin = 0;
+  while (group_begin < batches.size()) {
+    size_t group_end = group_begin + 1;
+    uint64_t group_bytes = batches[group_begin].header.size_bytes();
+    while (group_end < batches.size() &&
+           batches[group_end].header.last_offset() - batches[group_begin].header.base_offset <= INT32_MAX) {
+      group_bytes += batches[group_end].header.size_bytes();
+      ++group_end;
+    }
+    Status s = write_batches(data, batches.data() + group_begin, group_end - group_begin, group_bytes, now_ms);
+    if (!s.ok()) {
+      if (group_begin > 0) {
+        // Undo the groups already written: an append is all or nothing.
+        Status undo = truncate_to(batches.front().header.base_offset, now_ms);
+        if (!undo.ok()) s.message += "; undoing the earlier part failed: " + undo.message;
+      }
+      return s;
+    }
+    for (size_t i = group_begin; i < group_end; ++i) records += batches[i].header.records_count;
+    group_begin = group_end;
   }
   unflushed_messages_ += records;
   publish();
 
   result->base_offset = batches.front().header.base_offset;
   result->last_offset = batches.back().header.last_offset();
-  result->log_append_time_ms = config_.log_append_time ? now_ms : -1;
+  result->log_append_time_ms = stamp_append_time ? now_ms : -1;
   result->record_count = records;
   result->batch_count = static_cast<int64_t>(batches.size());
   result->needs_flush = unflushed_messages_ >= config_.flush_messages;
@@ -464,15 +488,26 @@ Status PartitionLog::offset_of_max_timestamp(bool* found, int64_t* offset, int64
   if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
   *found = false;
   int64_t start = log_start_offset();
-  const Segment* best = nullptr;
   for (const auto& segment : segments_) {
     if (segment->next_offset() <= start || segment->max_timestamp() < 0) continue;
-    if (best == nullptr || segment->max_timestamp() > best->max_timestamp()) best = segment.get();
+    int64_t segment_offset = -1, segment_timestamp = -1;
+    Status status;
+    bool hit;
+    if (segment->base_offset() >= start) {
+      // Wholly readable: its maximum is known; find the first record that has it.
+      hit = segment->find_timestamp(segment->max_timestamp(), start, &segment_offset, &segment_timestamp, &status);
+    } else {
+      // Straddles the log start: the maximum may belong to a deleted record.
+      hit = segment->max_timestamp_from(start, &segment_offset, &segment_timestamp, &status);
+    }
+    if (!status.ok()) return status;
+    if (hit && (!*found || segment_timestamp > *record_timestamp)) {
+      *found = true;
+      *offset = segment_offset;
+      *record_timestamp = segment_timestamp;
+    }
   }
-  if (best == nullptr) return Status::Ok();
-  Status status;
-  *found = best->find_timestamp(best->max_timestamp(), start, offset, record_timestamp, &status);
-  return status;
+  return Status::Ok();
 }
 
 Status PartitionLog::truncate_to(int64_t offset, int64_t now_ms) {

@@ -110,6 +110,13 @@ class PartitionLog {
   Segment& active() { return *segments_.back(); }
   // Index of the segment that would hold `offset` (last base <= offset).
   size_t segment_index_for(int64_t offset) const;
+  struct PendingBatch {
+    BatchHeader header;  // with the offsets and timestamps it will be stored with
+    size_t position;     // in the caller's buffer
+    bool rewrite_time;   // LogAppendTime: attributes, maxTimestamp and CRC change
+  };
+  // Writes batches that fit one segment (rolling first if needed) and indexes them.
+  Status write_batches(const uint8_t* data, const PendingBatch* batches, size_t count, uint64_t bytes, int64_t now_ms);
   bool should_roll(const BatchHeader& first, const BatchHeader& last, uint64_t append_bytes, int64_t now_ms);
   Status roll_to(int64_t base_offset, int64_t now_ms);
   Status sync_dir();

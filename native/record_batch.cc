@@ -38,6 +38,10 @@ size_t read_zigzag_varint(const uint8_t* p, const uint8_t* end, size_t max_bytes
   return 0;
 }
 
+bool BatchHeader::offsets_plausible() const {
+  return base_offset >= 0 && last_offset_delta >= 0 && base_offset <= kOffsetMax - last_offset_delta;
+}
+
 uint32_t batch_crc(const uint8_t* header_bytes, const uint8_t* body, size_t body_bytes) {
   uint32_t crc = crc32c(header_bytes + kCrcStart, kHeaderBytes - kCrcStart);
   return crc32c_extend(crc, body, body_bytes);
@@ -184,6 +188,10 @@ Status check_batch(const uint8_t* data, size_t available, const BatchCheckOption
       return invalid("lastOffsetDelta " + std::to_string(h.last_offset_delta) +
                      " does not match record count " + std::to_string(h.records_count));
     }
+  } else if (!h.offsets_plausible()) {
+    return Status::Error(KafkaError::kInvalidRecord,
+                         "batch offsets " + std::to_string(h.base_offset) + " + " + std::to_string(h.last_offset_delta) +
+                             " are outside [0, 2^53)");
   } else if (h.records_count > static_cast<int64_t>(h.last_offset_delta) + 1) {
     return invalid("record count " + std::to_string(h.records_count) +
                    " exceeds the offsets the batch spans");

@@ -54,6 +54,13 @@ constexpr uint16_t kControl = 0x20;
 constexpr uint16_t kCodecMax = 4;
 }  // namespace batch_layout
 
+// Offsets stay below 2^53 so that JavaScript numbers hold them exactly.
+constexpr int64_t kOffsetMax = (1LL << 53) - 1;
+
+inline int64_t wrapping_add(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+
 struct BatchHeader {
   int64_t base_offset = 0;
   int32_t batch_length = 0;
@@ -68,7 +75,13 @@ struct BatchHeader {
   size_t size_bytes() const {
     return batch_layout::kLogOverheadBytes + static_cast<size_t>(batch_length);
   }
-  int64_t last_offset() const { return base_offset + last_offset_delta; }
+  // Wrapping arithmetic: headers read from disk or the wire may hold any
+  // value; offsets_plausible() says whether the result means anything.
+  int64_t last_offset() const {
+    return static_cast<int64_t>(static_cast<uint64_t>(base_offset) + static_cast<uint64_t>(static_cast<int64_t>(last_offset_delta)));
+  }
+  // Offsets inside [0, kOffsetMax] with a non-negative delta.
+  bool offsets_plausible() const;
   unsigned codec() const { return attributes & batch_layout::kCodecMask; }
   bool is_log_append_time() const {
     return (attributes & batch_layout::kTimestampTypeLogAppendTime) != 0;
@@ -155,8 +168,8 @@ bool for_each_record_stamp(const uint8_t* batch, const BatchHeader& header, Visi
     m = read_zigzag_varint(q, record_end, 5, &offset_delta);
     if (m == 0) return false;
     int64_t timestamp = header.is_log_append_time() ? header.max_timestamp
-                                                    : header.base_timestamp + timestamp_delta;
-    if (!visit(RecordStamp{header.base_offset + offset_delta, timestamp})) return true;
+                                                    : wrapping_add(header.base_timestamp, timestamp_delta);
+    if (!visit(RecordStamp{wrapping_add(header.base_offset, offset_delta), timestamp})) return true;
     p = record_end;
   }
   return true;

@@ -64,7 +64,7 @@ bool BatchHeaderScanner::next(BatchHeader* header, uint64_t* position) {
   }
   BatchHeader h = parse_batch_header(window_.get() + (position_ - window_start_));
   if (h.magic != kMagicV2 || h.batch_length < static_cast<int32_t>(kHeaderBytes - kLogOverheadBytes) ||
-      position_ + h.size_bytes() > end_) {
+      position_ + h.size_bytes() > end_ || !h.offsets_plausible()) {
     status_ = Status::Error(KafkaError::kCorruptMessage,
                             "implausible batch header at position " + std::to_string(position_));
     return false;
@@ -163,6 +163,9 @@ Status Segment::load_tail_state(const SegmentConfig&) {
     start = last.position;
   }
   int64_t max_ts = -1, offset_of_max = -1;
+  // An index too small for even one entry (segment.index.bytes < 12) keeps
+  // no maximum timestamp: scan the whole segment for it.
+  if (time_index_.entries() == 0) start = 0;
   if (time_index_.entries() > 0) {
     TimeIndex::Entry last = time_index_.entry(time_index_.entries() - 1);
     max_ts = last.timestamp;
@@ -238,7 +241,7 @@ Status Segment::recover(const SegmentConfig& config, bool active, uint64_t* trun
       if (!check.ok() && torn && position + offset_in_window + (available - offset_in_window) < file_bytes) {
         break;  // the batch continues past this window: read the next window from it
       }
-      bool valid = check.ok() && h.base_offset >= expected_min_offset && h.last_offset_delta >= 0 &&
+      bool valid = check.ok() && h.offsets_plausible() && h.base_offset >= expected_min_offset &&
                    h.last_offset() - base_offset_ <= INT32_MAX;
       if (!valid) {
         stop = true;
@@ -324,6 +327,45 @@ bool Segment::find_timestamp(int64_t timestamp, int64_t min_offset, int64_t* fou
   }
   *status = scanner.status();
   return false;
+}
+
+bool Segment::max_timestamp_from(int64_t min_offset, int64_t* found_offset, int64_t* found_timestamp,
+                                 Status* status) const {
+  bool found = false;
+  BatchHeader first;
+  uint64_t position = 0;
+  if (!find_batch(min_offset, &first, &position, status)) return false;
+  BatchHeaderScanner scanner(log_->fd, position, size_bytes_);
+  BatchHeader h;
+  uint64_t p;
+  std::vector<uint8_t> batch;
+  auto consider = [&](int64_t offset, int64_t timestamp) {
+    if (offset >= min_offset && (!found || timestamp > *found_timestamp)) {
+      found = true;
+      *found_offset = offset;
+      *found_timestamp = timestamp;
+    }
+  };
+  while (scanner.next(&h, &p)) {
+    if (found && h.max_timestamp <= *found_timestamp) continue;
+    if (h.codec() != 0 || h.is_log_append_time()) {
+      // Every record carries maxTimestamp (LogAppendTime), or records cannot
+      // be read without decompressing: the batch's first readable offset.
+      consider(std::max(h.base_offset, min_offset), h.max_timestamp);
+      continue;
+    }
+    batch.resize(h.size_bytes());
+    if (pread_full(log_->fd, batch.data(), batch.size(), p) != static_cast<ssize_t>(batch.size())) {
+      *status = storage_error("read " + log_->path, errno);
+      return false;
+    }
+    for_each_record_stamp(batch.data(), h, [&](const RecordStamp& r) {
+      consider(r.offset, r.timestamp);
+      return true;
+    });
+  }
+  if (!scanner.status().ok()) *status = scanner.status();
+  return found;
 }
 
 Status Segment::truncate_to(const SegmentConfig& config, int64_t offset) {

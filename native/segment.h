@@ -87,6 +87,8 @@ class Segment {
   bool find_timestamp(int64_t timestamp, int64_t min_offset, int64_t* found_offset,
                       int64_t* found_timestamp, Status* status) const;
 
+  // The first record with the largest timestamp among offsets >= `min_offset`.
+  bool max_timestamp_from(int64_t min_offset, int64_t* found_offset, int64_t* found_timestamp, Status* status) const;
   // Cuts the segment so that it holds no offset >= `offset` (at a batch
   // boundary) and recomputes its state.
   Status truncate_to(const SegmentConfig& config, int64_t offset);

@@ -76,6 +76,7 @@ export class LogManager {
   #closed = false;
   #closeWhenEmpty: boolean;
   #closing: Promise<void> | undefined;
+  #checkpointChain: Promise<void> = Promise.resolve();
 
   private constructor(
     dir: string,
@@ -155,12 +156,12 @@ export class LogManager {
    * Opens (creating if needed) the log in `<dir>/<name>`, where name is
    * usually `<topic>-<partition>`. Opening an open log returns it.
    */
-  openLog(name: string | PartitionKey, config?: LogConfigInput): Promise<Log> {
-    if (this.#closed) return Promise.reject(new Error(`log manager for ${this.dir} is closed`));
+  async openLog(name: string | PartitionKey, config?: LogConfigInput): Promise<Log> {
+    if (this.#closed) throw new Error(`log manager for ${this.dir} is closed`);
     const dirName = typeof name === 'string' ? name : partitionDirName(name);
     checkDirName(dirName);
     const open = this.#logs.get(dirName);
-    if (open) return Promise.resolve(open);
+    if (open) return open;
     const pending = this.#opening.get(dirName);
     if (pending) return pending;
     const resolved = resolveLogConfig(config ?? {}, this.defaultConfig);
@@ -208,7 +209,14 @@ export class LogManager {
   }
 
   /** Writes both checkpoint files from the open logs' current values. */
-  async checkpoint(): Promise<void> {
+  checkpoint(): Promise<void> {
+    // One writer at a time: both files share their temp names.
+    const run = this.#checkpointChain.then(() => this.#writeCheckpoints());
+    this.#checkpointChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #writeCheckpoints(): Promise<void> {
     for (const [name, log] of this.#logs) {
       if (log.closed) continue;
       this.#recoveryPoints.set(name, log.recoveryPoint);

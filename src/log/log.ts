@@ -108,13 +108,13 @@ export class Log {
    * written. The buffer must not change until the Promise settles (the
    * engine reads it on an io thread; it does not modify it).
    */
-  append(batches: Uint8Array, options: AppendOptions = {}): Promise<AppendResult> {
+  async append(batches: Uint8Array, options: AppendOptions = {}): Promise<AppendResult> {
     this.#checkOpen();
     return wrap(this.#native.append(batches, false, options.durable === true));
   }
 
   /** Appends batches keeping their offsets, which must continue the log (replication's follower path). */
-  appendWithOffsets(batches: Uint8Array, options: AppendOptions = {}): Promise<AppendResult> {
+  async appendWithOffsets(batches: Uint8Array, options: AppendOptions = {}): Promise<AppendResult> {
     this.#checkOpen();
     return wrap(this.#native.append(batches, true, options.durable === true));
   }
@@ -125,7 +125,7 @@ export class Log {
    * batch's CRC is checked. Empty at the log end; OFFSET_OUT_OF_RANGE
    * outside [logStartOffset, logEndOffset].
    */
-  read(offset: number, maxBytes: number): Promise<Buffer> {
+  async read(offset: number, maxBytes: number): Promise<Buffer> {
     this.#checkOpen();
     checkOffset('offset', offset);
     checkOffset('maxBytes', maxBytes);
@@ -133,7 +133,7 @@ export class Log {
   }
 
   /** Like read(), as a file region for sendfile; null at the log end. */
-  readRegion(offset: number, maxBytes: number): Promise<FileRegion | null> {
+  async readRegion(offset: number, maxBytes: number): Promise<FileRegion | null> {
     this.#checkOpen();
     checkOffset('offset', offset);
     checkOffset('maxBytes', maxBytes);
@@ -157,39 +157,39 @@ export class Log {
   }
 
   /** fsyncs everything appended so far and advances the recovery point. */
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
     this.#checkOpen();
     return wrap(this.#native.flush());
   }
 
   /** Removes every record at or after `offset` (cut at a batch boundary). */
-  truncateTo(offset: number): Promise<void> {
+  async truncateTo(offset: number): Promise<void> {
     this.#checkOpen();
     checkOffset('offset', offset);
     return wrap(this.#native.truncateTo(offset));
   }
 
   /** Moves the log start offset to `offset` and deletes segments wholly below it. */
-  deleteRecordsBefore(offset: number): Promise<void> {
+  async deleteRecordsBefore(offset: number): Promise<void> {
     this.#checkOpen();
     checkOffset('offset', offset);
     return wrap(this.#native.deleteRecordsBefore(offset));
   }
 
   /** Deletes the oldest `count` segments (never the active one); resolves to how many went. */
-  deleteOldestSegments(count: number): Promise<number> {
+  async deleteOldestSegments(count: number): Promise<number> {
     this.#checkOpen();
     checkOffset('count', count);
     return wrap(this.#native.deleteOldestSegments(count));
   }
 
   /** Starts a new segment now (no-op if the active segment is empty). */
-  roll(): Promise<void> {
+  async roll(): Promise<void> {
     this.#checkOpen();
     return wrap(this.#native.roll());
   }
 
-  segments(): Promise<SegmentInfo[]> {
+  async segments(): Promise<SegmentInfo[]> {
     this.#checkOpen();
     return wrap(this.#native.segments());
   }

@@ -225,3 +225,43 @@ export function fileSize(path: string): number {
 export function segmentName(baseOffset: number, suffix: '.log' | '.index' | '.timeindex'): string {
   return String(baseOffset).padStart(20, '0') + suffix;
 }
+
+/** Reads a zigzag varint by hand (independently of the code under test). */
+export function readZigzag(bytes: Uint8Array, at: number): { value: number; length: number } {
+  let raw = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    const b = bytes[at + i];
+    if (b === undefined) throw new Error(`varint at ${at} runs past the buffer`);
+    raw += (b & 0x7f) * scale;
+    scale *= 128;
+    if ((b & 0x80) === 0) {
+      const value = raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+      return { value, length: i + 1 };
+    }
+  }
+  throw new Error(`varint at ${at} is longer than 10 bytes`);
+}
+
+/** Where each record of an uncompressed batch starts and where its offsetDelta varint sits. */
+export interface RecordLayout {
+  start: number;
+  length: number;
+  offsetDeltaAt: number;
+  offsetDeltaBytes: number;
+}
+
+export function recordLayout(batch: Buffer): RecordLayout[] {
+  const count = batch.readInt32BE(BATCH.recordsCount);
+  const out: RecordLayout[] = [];
+  let p: number = BATCH.records;
+  for (let i = 0; i < count; i++) {
+    const length = readZigzag(batch, p);
+    const body = p + length.length;
+    const tsDelta = readZigzag(batch, body + 1);
+    const offsetDeltaAt = body + 1 + tsDelta.length;
+    out.push({ start: p, length: length.value, offsetDeltaAt, offsetDeltaBytes: readZigzag(batch, offsetDeltaAt).length });
+    p = body + length.value;
+  }
+  return out;
+}
