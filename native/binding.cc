@@ -590,6 +590,16 @@ void raise_fd_limit() {
 
 }  // namespace
 
+bool unwrap_file_region(const Napi::Value& value, FileRegion* out) {
+  if (!value.IsObject()) return false;
+  InstanceData* data = value.Env().GetInstanceData<InstanceData>();
+  if (!value.As<Napi::Object>().InstanceOf(data->region_constructor.Value())) return false;
+  RegionWrap* wrap = RegionWrap::Unwrap(value.As<Napi::Object>());
+  if (!wrap->region.file) return false;
+  *out = wrap->region;
+  return true;
+}
+
 Napi::Object init_binding(Napi::Env env, Napi::Object exports) {
   raise_fd_limit();
   auto* data = new InstanceData();
@@ -604,6 +614,7 @@ Napi::Object init_binding(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32c", Napi::Function::New(env, Crc32c));
   exports.Set("crc32cImplementation", Napi::Function::New(env, Crc32cImplementation));
   exports.Set("setFaultProbe", Napi::Function::New(env, SetFaultProbe));
+  init_net_binding(env, exports);
   return exports;
 }
 

@@ -17,6 +17,7 @@
 //     .setConfig(config)  .close(clean)
 //     getters: logStartOffset, logEndOffset, recoveryPoint, sizeBytes
 //   FileRegion { fd, position, length, firstOffset, release() }
+//   new NetServer(options, onRequests)             the network layer: see net_binding.cc
 //
 // Arguments are validated in TypeScript; here they are checked only for type
 // and range so that a wrong call throws instead of corrupting anything.
@@ -24,6 +25,16 @@
 
 #include <napi.h>
 
+#include "partition_log.h"
+
 namespace gregor {
 Napi::Object init_binding(Napi::Env env, Napi::Object exports);
+
+// For other parts of the addon (the network layer's sendfile responses):
+// copies the region held by a FileRegion object, sharing its file reference.
+// Returns false if `value` is not a FileRegion or was released.
+bool unwrap_file_region(const Napi::Value& value, FileRegion* out);
+
+// The network layer's exports (NetServer), in net_binding.cc.
+Napi::Object init_net_binding(Napi::Env env, Napi::Object exports);
 }

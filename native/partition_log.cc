@@ -335,11 +335,18 @@ Status PartitionLog::append(const uint8_t* data, size_t bytes, OffsetMode mode, 
     if (next_offset > kOffsetMax) {
       return Status::Error(KafkaError::kInvalidRecord, "offsets beyond 2^53 are not supported");
     }
+    p.rewrite_time = false;
     if (stamp_append_time) {
       p.header.attributes |= kTimestampTypeLogAppendTime;
       p.header.max_timestamp = now_ms;
+      p.rewrite_time = true;
+    } else if (mode == OffsetMode::kAssign && p.header.codec() == 0 && !p.header.is_log_append_time() &&
+               p.header.records_max_timestamp != p.header.max_timestamp && p.header.records_count > 0) {
+      // A producer's maxTimestamp must match its records (Kafka's validator
+      // corrects it too): time lookups and retention trust this field.
+      p.header.max_timestamp = p.header.records_max_timestamp;
+      p.rewrite_time = true;
     }
-    p.rewrite_time = stamp_append_time;
     position += p.header.size_bytes();
     batches.push_back(p);
   }
@@ -493,12 +500,14 @@ Status PartitionLog::offset_of_max_timestamp(bool* found, int64_t* offset, int64
     int64_t segment_offset = -1, segment_timestamp = -1;
     Status status;
     bool hit;
-    if (segment->base_offset() >= start) {
-      // Wholly readable: its maximum is known; find the first record that has it.
-      hit = segment->find_timestamp(segment->max_timestamp(), start, &segment_offset, &segment_timestamp, &status);
-    } else {
-      // Straddles the log start: the maximum may belong to a deleted record.
-      hit = segment->max_timestamp_from(start, &segment_offset, &segment_timestamp, &status);
+    // Wholly readable: the maximum is known, find the first record that has
+    // it. Otherwise (the segment straddles the log start, or no record holds
+    // the header maximum, as with the empty batches compaction leaves) scan.
+    hit = segment->base_offset() >= start &&
+          segment->find_timestamp(segment->max_timestamp(), start, &segment_offset, &segment_timestamp, &status);
+    if (!hit && status.ok()) {
+      hit = segment->max_timestamp_from(std::max(start, segment->base_offset()), &segment_offset, &segment_timestamp,
+                                        &status);
     }
     if (!status.ok()) return status;
     if (hit && (!*found || segment_timestamp > *record_timestamp)) {

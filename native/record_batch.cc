@@ -71,7 +71,7 @@ bool skip_sized_bytes(const uint8_t*& p, const uint8_t* end) {
 
 // Walks the records of an uncompressed batch: every record's length must
 // frame exactly its fields, and together they must fill the batch.
-Status check_records(const uint8_t* data, const BatchHeader& h, OffsetMode mode) {
+Status check_records(const uint8_t* data, BatchHeader& h, OffsetMode mode) {
   const uint8_t* p = data + kRecords;
   const uint8_t* end = data + h.size_bytes();
   int64_t previous_delta = -1;
@@ -93,6 +93,8 @@ Status check_records(const uint8_t* data, const BatchHeader& h, OffsetMode mode)
     m = read_zigzag_varint(q, record_end, 5, &offset_delta);
     if (m == 0) return corrupt("record " + std::to_string(i) + " has a bad offset delta");
     q += m;
+    int64_t timestamp = wrapping_add(h.base_timestamp, timestamp_delta);
+    if (timestamp > h.records_max_timestamp) h.records_max_timestamp = timestamp;
     if (mode == OffsetMode::kAssign ? offset_delta != i
                                     : (offset_delta <= previous_delta ||
                                        offset_delta > h.last_offset_delta)) {

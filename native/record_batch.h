@@ -71,6 +71,9 @@ struct BatchHeader {
   int64_t base_timestamp = 0;
   int64_t max_timestamp = 0;
   int32_t records_count = 0;
+  // Set by check_batch for uncompressed batches: the largest record
+  // timestamp actually present (INT64_MIN if none was walked).
+  int64_t records_max_timestamp = INT64_MIN;
 
   size_t size_bytes() const {
     return batch_layout::kLogOverheadBytes + static_cast<size_t>(batch_length);

@@ -348,9 +348,8 @@ bool Segment::max_timestamp_from(int64_t min_offset, int64_t* found_offset, int6
   };
   while (scanner.next(&h, &p)) {
     if (found && h.max_timestamp <= *found_timestamp) continue;
-    if (h.codec() != 0 || h.is_log_append_time()) {
-      // Every record carries maxTimestamp (LogAppendTime), or records cannot
-      // be read without decompressing: the batch's first readable offset.
+    if (h.codec() != 0) {
+      // Records cannot be read without decompressing: the batch's first readable offset.
       consider(std::max(h.base_offset, min_offset), h.max_timestamp);
       continue;
     }
