@@ -1,6 +1,6 @@
 // Gregor's storage engine embedded in a Node.js program: one partition log
-// under ./data, a few records appended and read back. `npm start` runs this
-// until the broker arrives. Outside this repository, import from 'gregor'.
+// under ./data/example-0, a few records appended and read back.
+// Outside this repository, import from 'gregor'. Run it with `npm run example`.
 import { openLog, encodeRecordBatch, decodeRecordBatches, EARLIEST_TIMESTAMP } from '../dist/index.js';
 
 const log = await openLog('./data/example-0', { 'segment.bytes': 16 * 1024 * 1024 });

@@ -2,9 +2,14 @@
 //
 //   new NetServer(options, onRequests)   options as in src/server/native-net.ts
 //     .listen() -> Promise<{host, port}>
-//     .respond(connectionId, requestId, parts | null)
+//     .respond(connectionId, requestId, parts | null)   queued; see flushResponses
+//     .flushResponses()      wakes the network threads for the responses queued
+//                            so far (also done after every onRequests call and
+//                            by stop()); the TypeScript wrapper calls it once
+//                            per tick, so a burst of responses costs one wake-up
 //     .closeConnection(connectionId)
-//     .stop(drainMs?) -> Promise<void>
+//     .stop(drainMs?) -> Promise<void>   stops accepting and reading; answers to
+//                            delivered requests are still sent for up to drainMs
 //     .stats() -> {connections, queuedRequests, bytesIn, bytesOut, ...}
 //   onRequests(batch) is called with `this` = the server and an array of
 //     {connectionId, requestId, frame, clientHost, clientPort} and
@@ -109,6 +114,7 @@ class NetServerWrap : public Napi::ObjectWrap<NetServerWrap> {
     return DefineClass(env, "NetServer",
                        {InstanceMethod("listen", &NetServerWrap::Listen),
                         InstanceMethod("respond", &NetServerWrap::Respond),
+                        InstanceMethod("flushResponses", &NetServerWrap::FlushResponses),
                         InstanceMethod("closeConnection", &NetServerWrap::CloseConnection),
                         InstanceMethod("stop", &NetServerWrap::Stop), InstanceMethod("stats", &NetServerWrap::Stats)});
   }
@@ -178,10 +184,17 @@ class NetServerWrap : public Napi::ObjectWrap<NetServerWrap> {
     int64_t request_id = static_cast<int64_t>(integer_in_range(info[1], "requestId", 0, 9007199254740991.0));
     std::unique_ptr<net::Response> response;
     if (!info[2].IsNull() && !info[2].IsUndefined()) response = ParseParts(env, info[2]);
-    // A closed connection, a stopping server: nothing to do (the connection
-    // may have closed after JavaScript saw the request; that is normal).
-    if (state_ == State::kListening) server_->respond(connection_id, request_id, std::move(response));
+    // Answers are still sent while stopping; after stop() settles, or for a
+    // connection that closed meanwhile (normal), they are dropped.
+    if (state_ == State::kListening || state_ == State::kStopping) {
+      server_->respond(connection_id, request_id, std::move(response));
+    }
     return env.Undefined();
+  }
+
+  Napi::Value FlushResponses(const Napi::CallbackInfo& info) {
+    server_->flush_responses();
+    return info.Env().Undefined();
   }
 
   std::unique_ptr<net::Response> ParseParts(Napi::Env env, const Napi::Value& value) {
@@ -356,10 +369,10 @@ class NetServerWrap : public Napi::ObjectWrap<NetServerWrap> {
         if (event.frame_bytes == 0) {
           frame = Napi::Buffer<uint8_t>::New(env, 0);
         } else {
-          // Ownership moves to the Buffer: no copy, freed by its finalizer.
-          frame = Napi::Buffer<uint8_t>::New(env, event.frame.get(), event.frame_bytes,
-                                             [](Napi::Env, uint8_t* data) { std::free(data); });
-          event.frame.release();
+          // Ownership moves to the Buffer: no copy, freed by its finalizer
+          // (a runtime that forbids external buffers gets a copy instead).
+          frame = Napi::Buffer<uint8_t>::NewOrCopy(env, event.frame.release(), event.frame_bytes,
+                                                   [](Napi::Env, uint8_t* data) { std::free(data); });
         }
         o.Set(frame_key, frame);
         if (event.peer.get() != last_peer) {
@@ -374,6 +387,7 @@ class NetServerWrap : public Napi::ObjectWrap<NetServerWrap> {
     Napi::Object self = Value();
     Napi::Function callback = self.Get("onRequests").As<Napi::Function>();
     callback.Call(self, {batch});
+    server_->flush_responses();  // whatever onRequests answered synchronously
   }
 
   void FinishStop(Napi::Env env) {

@@ -40,3 +40,5 @@ import { native } from './native.js';
 export function crc32c(bytes: Uint8Array): number {
   return native.crc32c(bytes);
 }
+
+export { startBroker, type StartBrokerOptions, type RunningBroker } from './server/broker.js';

@@ -272,19 +272,5 @@ size_t Connection::discard_responses(std::vector<std::unique_ptr<KeepAlive>>* re
   return unanswered;
 }
 
-size_t Connection::discard_unanswered_tail(std::vector<std::unique_ptr<KeepAlive>>* retired) {
-  size_t first = 0;
-  while (first < outgoing_.size() && outgoing_[first].state != Slot::State::kUnanswered) first++;
-  size_t unanswered = 0;
-  for (size_t i = first; i < outgoing_.size(); ++i) {
-    if (outgoing_[i].state == Slot::State::kUnanswered) unanswered++;
-    retire_response(std::move(outgoing_[i].response), retired);
-  }
-  // Ids past the kept slots become unknown: a late answer is ignored.
-  next_request_id_ = first_request_id_ + static_cast<int64_t>(first);
-  outgoing_.erase(outgoing_.begin() + static_cast<std::ptrdiff_t>(first), outgoing_.end());
-  return unanswered;
-}
-
 }  // namespace net
 }  // namespace gregor

@@ -101,10 +101,6 @@ class Connection {
   // Drops every slot; returns how many were still unanswered (their request
   // slots must be given back).
   size_t discard_responses(std::vector<std::unique_ptr<KeepAlive>>* retired);
-  // Drops the first unanswered slot and everything after it (a stopping
-  // server sends only what was already answered in order); returns how many
-  // of the dropped slots were unanswered.
-  size_t discard_unanswered_tail(std::vector<std::unique_ptr<KeepAlive>>* retired);
 
   // ---- state kept for the network thread ----
   bool readable = false;            // an EPOLLIN edge arrived and read() has not hit EAGAIN

@@ -105,9 +105,11 @@ std::string NetServer::listen(std::string* bound_host, int* bound_port) {
   acceptor_stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (acceptor_stop_fd_ < 0) return std::string("eventfd failed: ") + std::strerror(errno);
   started_ = true;
-  for (size_t i = 0; i < config_.network_threads; ++i) {
-    threads_.push_back(std::make_unique<NetworkThread>(*this, i));
-    std::string thread_error = threads_.back()->start();
+  // All constructed before any runs: running threads read threads_.
+  for (size_t i = 0; i < config_.network_threads; ++i) threads_.push_back(std::make_unique<NetworkThread>(*this, i));
+  thread_unwoken_.assign(threads_.size(), false);
+  for (auto& thread : threads_) {
+    std::string thread_error = thread->start();
     if (!thread_error.empty()) {
       stop_now();
       return thread_error;
@@ -173,8 +175,21 @@ void NetServer::accept_loop() {
 }
 
 void NetServer::respond(uint64_t connection_id, int64_t request_id, std::unique_ptr<Response> response) {
-  if (!running_ || connection_id == 0) return;
-  threads_[connection_id % threads_.size()]->respond(connection_id, request_id, std::move(response));
+  if (!(running_ || stopping_) || connection_id == 0) return;
+  size_t index = connection_id % threads_.size();
+  threads_[index]->respond(connection_id, request_id, std::move(response));
+  if (!thread_unwoken_[index]) {
+    thread_unwoken_[index] = true;
+    unwoken_threads_.push_back(index);
+  }
+}
+
+void NetServer::flush_responses() {
+  for (size_t index : unwoken_threads_) {
+    thread_unwoken_[index] = false;
+    threads_[index]->wake();
+  }
+  unwoken_threads_.clear();
 }
 
 void NetServer::close_connection(uint64_t connection_id) {
@@ -198,7 +213,9 @@ void NetServer::stop_acceptor() {
 
 void NetServer::begin_stop(int64_t drain_ms) {
   if (!running_) return;
+  flush_responses();
   running_ = false;
+  stopping_ = true;
   stop_acceptor();  // joined first, so no connection reaches a thread after its stop
   int64_t deadline_ms = monotonic_ms() + drain_ms;
   for (auto& thread : threads_) thread->stop(deadline_ms);
@@ -211,11 +228,13 @@ bool NetServer::finished() const {
 void NetServer::join() {
   for (auto& thread : threads_) thread->join();
   joined_ = true;
+  stopping_ = false;
 }
 
 void NetServer::stop_now() {
   if (!started_ || joined_) return;
   running_ = false;
+  stopping_ = false;
   stop_acceptor();
   int64_t now = monotonic_ms();
   for (auto& thread : threads_) thread->stop(now);  // a thread already gone ignores it

@@ -75,13 +75,17 @@ class NetServer {
   std::string listen(std::string* bound_host, int* bound_port);
   // errno of the last failed bind/listen (EADDRINUSE, EACCES, ...), or 0.
   int listen_errno() const { return listen_errno_; }
-  // Hands a response (null: none) to the connection's thread. Ignored when
-  // not running or after begin_stop.
+  // Queues a response (null: none) for the connection's thread; accepted
+  // while listening and while stopping (a stopping thread still sends
+  // answers to delivered requests). The thread is woken by the next
+  // flush_responses(): one wake-up per batch instead of one per response.
   void respond(uint64_t connection_id, int64_t request_id, std::unique_ptr<Response> response);
+  void flush_responses();
   void close_connection(uint64_t connection_id);
-  // Stops accepting now, then lets every network thread finish writing what
-  // was answered for up to `drain_ms` before it closes its connections and
-  // exits. finished() turns true (and the wakeup fires) when all have.
+  // Stops accepting and reading now; every network thread then keeps
+  // writing answers to delivered requests for up to `drain_ms` before it
+  // closes its connections and exits. finished() turns true (and the wakeup
+  // fires) when all have.
   void begin_stop(int64_t drain_ms);
   bool running() const { return running_; }
   bool finished() const;
@@ -111,8 +115,11 @@ class NetServer {
   int acceptor_stop_fd_ = -1;  // eventfd
   int listen_errno_ = 0;
   bool running_ = false;       // listening and not stopping (JavaScript thread)
+  bool stopping_ = false;      // begin_stop ran, threads not yet joined (JavaScript thread)
   bool started_ = false;       // threads were started (JavaScript thread)
   bool joined_ = false;
+  std::vector<size_t> unwoken_threads_;  // got responses since the last flush (JavaScript thread)
+  std::vector<bool> thread_unwoken_;
 
   std::atomic<int64_t> queued_requests_{0};
   std::atomic<size_t> threads_exited_{0};

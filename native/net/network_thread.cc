@@ -3,6 +3,7 @@
 // entry points, which only queue a command and wake it.
 #include "network_thread.h"
 
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cassert>
 #include <cerrno>
 #include <climits>
@@ -40,12 +42,6 @@ NetworkThread::NetworkThread(NetServer& server, size_t index)
 
 NetworkThread::~NetworkThread() {
   join();
-  // Commands that arrived after the thread exited (sockets the thread never
-  // adopted are closed here; responses die on this, the JavaScript, thread).
-  for (Command& command : commands_) {
-    if (command.kind == Command::Kind::kAdd && command.fd >= 0) ::close(command.fd);
-  }
-  commands_.clear();
   for (auto& entry : connections_) entry.second->discard_responses(&retired_);
   connections_.clear();
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
@@ -68,18 +64,29 @@ std::string NetworkThread::start() {
   return "";
 }
 
+// On the JavaScript thread. Commands that arrived after the thread exited
+// die here: sockets it never adopted are closed, and late responses (with
+// their keep-alives) are destroyed on this, the JavaScript, thread.
 void NetworkThread::join() {
   if (thread_.joinable()) thread_.join();
+  std::vector<Command> late;
+  {
+    std::lock_guard<std::mutex> lock(commands_mutex_);
+    late.swap(commands_);
+  }
+  for (Command& command : late) {
+    if (command.kind == Command::Kind::kAdd && command.fd >= 0) ::close(command.fd);
+  }
 }
 
 // ---- any thread ----
 
-void NetworkThread::post(Command command) {
+void NetworkThread::post(Command command, bool wake_now) {
   {
     std::lock_guard<std::mutex> lock(commands_mutex_);
     commands_.push_back(std::move(command));
   }
-  wake();
+  if (wake_now) wake();
 }
 
 void NetworkThread::wake() {
@@ -105,7 +112,7 @@ void NetworkThread::respond(uint64_t connection_id, int64_t request_id, std::uni
   command.connection_id = connection_id;
   command.request_id = request_id;
   command.response = std::move(response);
-  post(std::move(command));
+  post(std::move(command), false);
 }
 
 void NetworkThread::close_connection(uint64_t connection_id) {
@@ -127,6 +134,14 @@ void NetworkThread::notify_slots_available() {
 // ---- the thread ----
 
 void NetworkThread::run() {
+  // sendfile(2) to a reset socket raises SIGPIPE (sendmsg has MSG_NOSIGNAL).
+  // Node ignores it process-wide, but an embedder might not: blocked here, a
+  // write-triggered SIGPIPE stays pending on this thread and does nothing.
+  sigset_t pipe_only;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
+
   std::vector<epoll_event> events(kEpollEventsMax);
   now_ms_ = monotonic_ms();
   int64_t next_idle_check_ms = now_ms_ + idle_check_interval_ms_;
@@ -220,11 +235,11 @@ void NetworkThread::run_commands(int64_t now_ms) {
       }
       case Command::Kind::kRespond: {
         Connection* connection = find(command.connection_id);
-        if (connection != nullptr && !stopping_ && connection->answer(command.request_id, command.response)) {
+        if (connection != nullptr && connection->answer(command.request_id, command.response)) {
           server_.give_back_request_slots(1);
           mark_flush(*connection);
         }
-        // Closed connection, stopping, or an unknown or repeated request id.
+        // A closed connection, or an unknown or repeated request id.
         retire_response(std::move(command.response), &retired_);
         break;
       }
@@ -255,9 +270,8 @@ void NetworkThread::begin_stop(int64_t deadline_ms) {
     Connection& connection = *find(id);
     connection.in_ready_list = false;
     connection.waiting_for_slot = false;
-    // Only answers that can leave in order are still sent.
-    size_t unanswered = connection.discard_unanswered_tail(&retired_);
-    if (unanswered > 0) server_.give_back_request_slots(static_cast<int64_t>(unanswered));
+    // Nothing more is read. A connection with delivered requests stays until
+    // they are answered and written (or the deadline passes).
     if (connection.in_flight() == 0) {
       close(connection, "server stopping");
     } else {

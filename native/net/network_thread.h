@@ -59,15 +59,22 @@ class NetworkThread {
 
   // Returns an error sentence, or "" once the thread runs.
   std::string start();
+  // JavaScript thread, after stop(): waits for the thread and drops the
+  // commands it never took.
   void join();
 
   // ---- any thread ----
   void add_connection(int fd, uint64_t connection_id, std::shared_ptr<const Peer> peer);
   // `response` null: no response for this request (it still frees its slot).
+  // Queued without waking the thread: the caller batches responses and
+  // calls wake() once for all of them (one eventfd write, one wake-up).
   void respond(uint64_t connection_id, int64_t request_id, std::unique_ptr<Response> response);
+  void wake();
   void close_connection(uint64_t connection_id);
-  // Stop reading; finish writing what was answered (in order) until
-  // `deadline_ms` (monotonic); then close everything and exit.
+  // Stop reading; keep writing answers to requests already delivered (in
+  // order, including answers that arrive meanwhile), closing each connection
+  // once it has nothing in flight; at `deadline_ms` (monotonic) close the
+  // rest and exit.
   void stop(int64_t deadline_ms);
   // The server gave back request slots: if this thread has connections
   // waiting for one, wake it (Dekker-style with wait_for_slot's flag).
@@ -84,8 +91,7 @@ class NetworkThread {
     int64_t deadline_ms = 0;
   };
 
-  void post(Command command);
-  void wake();
+  void post(Command command, bool wake_now = true);
   void run();
   void run_commands(int64_t now_ms);
   void begin_stop(int64_t deadline_ms);

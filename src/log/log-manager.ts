@@ -208,6 +208,11 @@ export class LogManager {
     await this.checkpoint();
   }
 
+  /** Replaces `path` atomically (temp file, fsync, rename, fsync directory) on an io thread. */
+  writeFileAtomic(path: string, contents: Buffer): Promise<void> {
+    return this.#pool.writeFileAtomic(path, contents);
+  }
+
   /** Writes both checkpoint files from the open logs' current values. */
   checkpoint(): Promise<void> {
     // One writer at a time: both files share their temp names.

@@ -26,7 +26,10 @@
 //   - When a connection closes (peer, error, idle, oversized frame,
 //     closeConnection, stop), its unsent responses are discarded and a
 //     {closed: true} event follows its last request event. respond() for a
-//     closed connection, or after stop(), does nothing.
+//     closed connection, or after stop() has settled, does nothing.
+//   - stop() stops accepting and reading at once, but keeps each connection
+//     until the requests already delivered on it are answered and written
+//     (respond() keeps working meanwhile), for at most drainTimeoutMs.
 //   - While listening, the server keeps the process alive (as net.Server
 //     does); once stop() settles it holds nothing.
 import type { NativeFileRegion } from '../native.js';
@@ -106,7 +109,7 @@ export interface NetServerStats {
 }
 
 export interface StopOptions {
-  /** How long to keep writing responses already answered before closing anyway (default 5000). */
+  /** How long to wait for in-flight requests to be answered and written before closing anyway (default 5000). */
   drainTimeoutMs?: number;
 }
 
@@ -131,7 +134,9 @@ const STOP_DRAIN_MS_MAX = 3_600_000;
 
 interface NativeNetServer {
   listen(): Promise<NetServerAddress>;
+  /** Queues; the network thread is woken by flushResponses(). */
   respond(connectionId: number, requestId: number, parts: readonly ResponsePart[] | null): void;
+  flushResponses(): void;
   closeConnection(connectionId: number): void;
   stop(drainMs: number): Promise<void>;
   stats(): NetServerStats;
@@ -192,6 +197,13 @@ function checkConnectionId(connectionId: number): void {
 export class NetServer {
   readonly #native: NativeNetServer;
   readonly options: Readonly<Required<NetServerOptions>>;
+  #flushScheduled = false;
+  // Responses given in one tick (including the promise continuations that
+  // run before the next tick) wake each network thread once, not once each.
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    this.#native.flushResponses();
+  };
 
   /** `onRequests` runs on the main thread with every event of one wake-up (never one call per frame). */
   constructor(options: NetServerOptions, onRequests: (batch: NetEvent[]) => void) {
@@ -215,6 +227,10 @@ export class NetServer {
       throw new RangeError(`requestId must be a non-negative safe integer, got ${requestId}`);
     }
     this.#native.respond(connectionId, requestId, parts);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(this.#flush);
+    }
   }
 
   /** Closes a connection at once, discarding its unsent responses; a closed event follows. */
@@ -224,9 +240,11 @@ export class NetServer {
   }
 
   /**
-   * Stops accepting and reading, writes the responses already answered (in
-   * order, for up to drainTimeoutMs), closes every connection (closed events
-   * are delivered before this settles) and ends the threads.
+   * Stops accepting and reading; keeps writing answers to requests already
+   * delivered, including answers given after this call, in order, and closes
+   * each connection once nothing is in flight on it. After drainTimeoutMs the
+   * rest is closed regardless. Closed events for every connection are
+   * delivered before the Promise settles; then the threads are gone.
    */
   stop(options: StopOptions = {}): Promise<void> {
     const drainMs = options.drainTimeoutMs ?? STOP_DRAIN_MS_DEFAULT;

@@ -3,7 +3,7 @@
 // every version driven by the exported descriptors, hand-checked byte
 // vectors, and hostile input.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -261,6 +261,44 @@ describe('generated protocol code', () => {
       }
     },
   );
+
+  it('parses schema quirks: // comments after values, // inside strings, numeric-string tags', () => {
+    // Proves the generator's comment stripping only removes real comments, and that it refuses to wipe a folder it did not generate.
+    const dir = mkdtempSync(path.join(tmpdir(), 'gregor-schemas-'));
+    try {
+      mkdirSync(path.join(dir, 'messages'));
+      const message = (type: string) =>
+        [
+          '// header comment with "quotes" and // slashes',
+          '{',
+          `  "apiKey": 7777, "type": "${type}", "name": "Quirk${type === 'request' ? 'Request' : 'Response'}", // trailing comment`,
+          '  "validVersions": "0-1", // more',
+          '  "flexibleVersions": "1+",',
+          '  "fields": [',
+          '    { "name": "Url", "type": "string", "versions": "0+", "default": "http://x//y", "about": "see https://kafka.apache.org // not a comment" }, // real comment',
+          '    { "name": "Extra", "type": "int32", "versions": "1+", "taggedVersions": "1+", "tag": "3", "about": "escaped \\" // quote" }',
+          '  ]',
+          '}',
+        ].join('\n');
+      writeFileSync(path.join(dir, 'messages', 'QuirkRequest.json'), message('request'));
+      writeFileSync(path.join(dir, 'messages', 'QuirkResponse.json'), message('response'));
+      const out = path.join(dir, 'out');
+      const generate = (target: string) =>
+        spawnSync(process.execPath, [path.join(ROOT, 'scripts/generate-protocol.mjs'), '--schemas', dir, '--out', target], { encoding: 'utf8' });
+      const run = generate(out);
+      expect(run.status, run.stderr).toBe(0);
+      const text = readFileSync(path.join(out, 'quirk.ts'), 'utf8');
+      expect(text).toContain("w.string(m.url ?? 'http://x//y', f);");
+      expect(text).toContain('tag: 3, taggedVersions: [1, 32767]');
+      expect(text).not.toMatch(/comment|kafka\.apache\.org/);
+      writeFileSync(path.join(dir, 'messages', 'hand-written.ts'), '// mine\n');
+      const refused = generate(path.join(dir, 'messages'));
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/refusing to wipe/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('marks every generated file as generated, with its schema versions', () => {
     // Proves the quarantine header is present, so nobody edits generated code by hand.

@@ -1,0 +1,111 @@
+// The broker's state behind the request handlers: configuration, the log
+// manager with one Log per partition, topic metadata, and the wake-ups that
+// long-polling fetches wait on.
+import type { BrokerConfig } from '../config/broker-config.js';
+import { LOG_CONFIG_KEYS, type LogConfigInput } from '../log/config.js';
+import type { Log } from '../log/log.js';
+import type { LogManager } from '../log/log-manager.js';
+import { formatPartitionMetadata, topicNameError, type TopicRecord, type TopicStore } from '../cluster/topic-store.js';
+import { join } from 'node:path';
+
+/** Kafka caps partitions per CreateTopics/CreatePartitions request at this. */
+export const PARTITIONS_PER_TOPIC_MAX = 100_000;
+
+export class BrokerState {
+  readonly clusterId: string;
+  #waiters = new Set<() => void>();
+  #partitions = new Map<string, Log[]>();
+
+  constructor(
+    readonly config: BrokerConfig,
+    readonly logs: LogManager,
+    readonly topics: TopicStore,
+    clusterId: string,
+    readonly writeFileAtomic: (path: string, contents: Buffer) => Promise<void>,
+  ) {
+    this.clusterId = clusterId;
+  }
+
+  get nodeId(): number {
+    return this.config.nodeId;
+  }
+
+  /** Opens the logs of every known topic (at start). */
+  async openAll(): Promise<void> {
+    for (const topic of this.topics.all()) await this.#openPartitions(topic, 0);
+  }
+
+  log(topic: string, partition: number): Log | undefined {
+    return this.#partitions.get(topic)?.[partition];
+  }
+
+  partitionsOf(topic: string): readonly Log[] {
+    return this.#partitions.get(topic) ?? [];
+  }
+
+  /** The engine-level settings of a topic: broker defaults plus the topic's overrides. */
+  logConfigOf(topic: TopicRecord): LogConfigInput {
+    const input: LogConfigInput = { ...this.config.topicDefaults };
+    for (const key of LOG_CONFIG_KEYS) {
+      const value = topic.configs[key];
+      if (value !== undefined) input[key] = value;
+    }
+    return input;
+  }
+
+  async #openPartitions(topic: TopicRecord, from: number): Promise<void> {
+    const logs = this.#partitions.get(topic.name) ?? [];
+    for (let p = from; p < topic.partitions; p++) {
+      const log = await this.logs.openLog({ topic: topic.name, partition: p }, this.logConfigOf(topic));
+      await this.writeFileAtomic(join(log.dir, 'partition.metadata'), formatPartitionMetadata(topic.id));
+      logs[p] = log;
+    }
+    this.#partitions.set(topic.name, logs);
+  }
+
+  async createTopic(name: string, partitions: number, replicationFactor: number, configs: Record<string, string>): Promise<TopicRecord> {
+    const invalid = topicNameError(name);
+    if (invalid) throw new Error(invalid);
+    const topic = await this.topics.create({ name, partitions, replicationFactor, configs });
+    await this.#openPartitions(topic, 0);
+    return topic;
+  }
+
+  async addPartitions(name: string, count: number): Promise<void> {
+    const topic = this.topics.get(name);
+    if (!topic) throw new Error(`Topic '${name}' does not exist.`);
+    const from = topic.partitions;
+    await this.topics.update(name, { partitions: count });
+    await this.#openPartitions(topic, from);
+  }
+
+  async deleteTopic(name: string): Promise<TopicRecord | undefined> {
+    const topic = await this.topics.delete(name);
+    if (!topic) return undefined;
+    const logs = this.#partitions.get(name) ?? [];
+    this.#partitions.delete(name);
+    for (let p = 0; p < logs.length; p++) await this.logs.deleteLog({ topic: name, partition: p });
+    this.wakeFetchers();
+    return topic;
+  }
+
+  /** Called after appends: long-polling fetches re-check their partitions. */
+  wakeFetchers(): void {
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves on the next append (or topic change), or after `timeoutMs`. */
+  waitForData(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, timeoutMs));
+      this.#waiters.add(done);
+    });
+  }
+}

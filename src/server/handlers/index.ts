@@ -1,0 +1,20 @@
+// Every API the broker implements. ApiVersions advertises exactly these
+// handlers' declared version ranges.
+import { apiVersionsHandler } from './api-versions.js';
+import { createTopicsHandler } from './create-topics.js';
+import { deleteTopicsHandler } from './delete-topics.js';
+import { fetchHandler } from './fetch.js';
+import { listOffsetsHandler } from './list-offsets.js';
+import { metadataHandler } from './metadata.js';
+import { produceHandler } from './produce.js';
+import type { Handler } from './types.js';
+
+export const HANDLERS: readonly Handler<any, any>[] = [
+  produceHandler,
+  fetchHandler,
+  listOffsetsHandler,
+  metadataHandler,
+  apiVersionsHandler,
+  createTopicsHandler,
+  deleteTopicsHandler,
+];

@@ -1,0 +1,75 @@
+// Produce (key 0), versions 3-11: RecordBatch v2 only.
+//
+// acks 0 sends no response; 1 and -1 answer once the batch is written (on a
+// single node the leader's write is the whole ISR). Each partition's records
+// must be exactly one RecordBatch v2 (Kafka's rule for v3+): otherwise
+// INVALID_RECORD. The storage engine validates the batch (CRC, lengths,
+// record framing, max.message.bytes) and its error code goes back per
+// partition, with the message in errorMessage (v8+).
+// Omitted for now: idempotence/transaction checks (producer id and sequence
+// numbers are stored but not verified), throttling.
+import { ProduceApi, type ProduceResponsePartitionProduceResponse, type ProduceResponseTopicProduceResponse } from '../../protocol/generated/index.js';
+import { ErrorCode, errorCodeOf } from '../../protocol/error-codes.js';
+import type { Init } from '../../protocol/wire.js';
+import { NO_RESPONSE, defineHandler } from './types.js';
+
+const BATCH_HEADER_BYTES = 61;
+
+/** Why `records` is not exactly one RecordBatch v2, or undefined if it is. */
+function singleBatchError(records: Buffer): string | undefined {
+  if (records.length < BATCH_HEADER_BYTES) return `records of ${records.length} bytes are shorter than a batch header`;
+  const magic = records.readInt8(16);
+  if (magic !== 2) return `record batch magic ${magic} is not supported (Produce v3+ carries RecordBatch v2)`;
+  const size = 12 + records.readInt32BE(8);
+  if (size !== records.length) return 'Produce v3+ must carry exactly one record batch per partition';
+  return undefined;
+}
+
+export const produceHandler = defineHandler({
+  api: ProduceApi,
+  minVersion: 3,
+  maxVersion: 11,
+  async handle(request, { broker }) {
+    const acks = request.acks;
+    const invalidAcks = acks !== 0 && acks !== 1 && acks !== -1;
+    const results = await Promise.all(
+      request.topicData.map(async (topic): Promise<Init<ProduceResponseTopicProduceResponse>> => {
+        const partitionResponses = await Promise.all(
+          topic.partitionData.map(async (partition): Promise<Init<ProduceResponsePartitionProduceResponse>> => {
+            const fail = (errorCode: number, errorMessage: string | null = null) => ({
+              index: partition.index,
+              errorCode,
+              baseOffset: -1n,
+              errorMessage,
+            });
+            if (invalidAcks) return fail(ErrorCode.INVALID_REQUIRED_ACKS);
+            const log = broker.log(topic.name, partition.index);
+            if (!log) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+            const records = partition.records;
+            if (records === null || records.length === 0) {
+              return { index: partition.index, errorCode: ErrorCode.NONE, baseOffset: -1n, logStartOffset: BigInt(log.logStartOffset) };
+            }
+            const invalid = singleBatchError(records);
+            if (invalid) return fail(ErrorCode.INVALID_RECORD, invalid);
+            try {
+              const result = await log.append(records);
+              return {
+                index: partition.index,
+                errorCode: ErrorCode.NONE,
+                baseOffset: BigInt(result.baseOffset),
+                logAppendTimeMs: BigInt(result.logAppendTime),
+                logStartOffset: BigInt(log.logStartOffset),
+              };
+            } catch (error) {
+              return fail(errorCodeOf(error), (error as Error).message);
+            }
+          }),
+        );
+        return { name: topic.name, partitionResponses };
+      }),
+    );
+    broker.wakeFetchers();
+    if (acks === 0) return NO_RESPONSE;
+    return { responses: results, throttleTimeMs: 0 };
+  },
+});
