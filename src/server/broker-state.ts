@@ -7,12 +7,14 @@ import type { Log } from '../log/log.js';
 import type { LogManager } from '../log/log-manager.js';
 import { formatPartitionMetadata, topicNameError, type TopicRecord, type TopicStore } from '../cluster/topic-store.js';
 import { join } from 'node:path';
+import { FetchSessionCache } from './fetch-sessions.js';
 
 /** Kafka caps partitions per CreateTopics/CreatePartitions request at this. */
 export const PARTITIONS_PER_TOPIC_MAX = 100_000;
 
 export class BrokerState {
   readonly clusterId: string;
+  readonly fetchSessions = new FetchSessionCache();
   #waiters = new Set<() => void>();
   #partitions = new Map<string, Log[]>();
 

@@ -12,9 +12,9 @@
 // offset equals it (read_committed is accepted and behaves like
 // read_uncommitted until transactions exist). Topics are named up to v12 and
 // identified by topic id from v13.
-// Fetch sessions (KIP-227): the broker answers every request in full with
-// session id 0, which tells the client that no session was created; clients
-// then keep sending full fetch requests. Incremental sessions are not done yet.
+// Fetch sessions (KIP-227, v7+): see src/server/fetch-sessions.ts. Partitions
+// left out of an incremental response have their file regions released
+// unsent (the router releases every region of the request).
 // Omitted: replica fetches (no replication yet), preferred read replicas (-1).
 import { FetchApi, type FetchResponsePartitionData } from '../../protocol/generated/index.js';
 import { ErrorCode, errorCodeOf } from '../../protocol/error-codes.js';
@@ -22,6 +22,7 @@ import { ALWAYS_REFERENCED, ZERO_UUID, type Init } from '../../protocol/wire.js'
 import type { Log } from '../../log/log.js';
 import type { TopicRecord } from '../../cluster/topic-store.js';
 import { defineHandler, type RequestContext } from './types.js';
+import { sessionKey, type FetchSession, type SessionPartition } from '../fetch-sessions.js';
 
 // Placeholders are views of one zeroed allocation that is never touched, so
 // they cost no memory; regions larger than this are read into memory instead.
@@ -85,19 +86,65 @@ export const fetchHandler = defineHandler({
   async handle(request, context) {
     const { broker, version } = context;
     const byId = version >= 13;
-    const targets: Target[] = [];
+    const sessions = broker.fetchSessions;
+
+    // KIP-227: pick (or create, or close) the session this request belongs to.
+    let session: FetchSession | undefined;
+    let incremental = false;
+    if (version >= 7) {
+      const { sessionId, sessionEpoch } = request;
+      if (sessionId === 0) {
+        if (sessionEpoch === 0) session = sessions.create();
+        else if (sessionEpoch !== -1) return sessionError(ErrorCode.INVALID_FETCH_SESSION_EPOCH);
+      } else if (sessionEpoch === -1) {
+        sessions.remove(sessionId);
+      } else {
+        session = sessions.get(sessionId);
+        if (!session) return sessionError(ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
+        if (sessionEpoch !== session.nextEpoch) return sessionError(ErrorCode.INVALID_FETCH_SESSION_EPOCH);
+        incremental = true;
+      }
+    }
+
+    const requested: SessionPartition[] = [];
     for (const t of request.topics) {
-      const topic = byId ? broker.topics.getById(Buffer.from(t.topicId, 'base64url')) : broker.topics.get(t.topic);
+      const topicKey = byId ? t.topicId : t.topic;
       for (const p of t.partitions) {
-        targets.push({
-          topicKey: byId ? t.topicId : t.topic,
-          topic,
+        requested.push({
+          topicKey,
           partition: p.partition,
           fetchOffset: Number(p.fetchOffset),
           partitionMaxBytes: p.partitionMaxBytes,
+          sentHighWatermark: -1,
+          sentLogStartOffset: -1,
         });
       }
     }
+    let wanted: SessionPartition[] = requested;
+    if (session) {
+      for (const p of requested) {
+        const key = sessionKey(p.topicKey, p.partition);
+        const known = session.partitions.get(key);
+        if (known) {
+          known.fetchOffset = p.fetchOffset;
+          known.partitionMaxBytes = p.partitionMaxBytes;
+        } else {
+          session.partitions.set(key, p);
+        }
+      }
+      for (const f of request.forgottenTopicsData) {
+        const topicKey = byId ? f.topicId : f.topic;
+        for (const partition of f.partitions) session.partitions.delete(sessionKey(topicKey, partition));
+      }
+      wanted = [...session.partitions.values()];
+    }
+    const targets: Target[] = wanted.map((p) => ({
+      topicKey: p.topicKey,
+      topic: byId ? broker.topics.getById(Buffer.from(p.topicKey, 'base64url')) : broker.topics.get(p.topicKey),
+      partition: p.partition,
+      fetchOffset: p.fetchOffset,
+      partitionMaxBytes: p.partitionMaxBytes,
+    }));
     const deadline = Date.now() + Math.max(0, request.maxWaitMs);
     const minBytes = Math.max(1, request.minBytes);
 
@@ -106,23 +153,49 @@ export const fetchHandler = defineHandler({
       let total = 0;
       let erred = false;
       const partitions: Init<FetchResponsePartitionData>[] = [];
+      const sizes: number[] = [];
       for (const target of targets) {
         const log = target.topic ? broker.log(target.topic.name, target.partition) : undefined;
         if (!log) {
           const errorCode = byId && !target.topic ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
           partitions.push({ partitionIndex: target.partition, errorCode, highWatermark: -1n, records: EMPTY });
+          sizes.push(0);
           erred = true;
           continue;
         }
         const { data, bytes } = await readPartition(log, target, total === 0 ? Math.max(budget, 1) : budget, context);
         if (data.errorCode !== ErrorCode.NONE) erred = true;
         partitions.push(data);
+        sizes.push(bytes);
         total += bytes;
         budget -= bytes;
       }
       const remainingMs = deadline - Date.now();
       if (total >= minBytes || erred || remainingMs <= 0) {
-        return respond(request.topics.length, targets, partitions, byId);
+        // An incremental response carries only partitions with something new.
+        const keep = partitions.map((data, i) => {
+          if (!incremental) return true;
+          const sent = wanted[i]!;
+          return (
+            sizes[i]! > 0 ||
+            data.errorCode !== ErrorCode.NONE ||
+            Number(data.highWatermark) !== sent.sentHighWatermark ||
+            Number(data.logStartOffset ?? -1n) !== sent.sentLogStartOffset
+          );
+        });
+        if (session) {
+          partitions.forEach((data, i) => {
+            if (!keep[i]) return;
+            wanted[i]!.sentHighWatermark = Number(data.highWatermark);
+            wanted[i]!.sentLogStartOffset = Number(data.logStartOffset ?? -1n);
+          });
+          // A new session expects epoch 1 next; each incremental request moves it on.
+          if (incremental) session.nextEpoch = session.nextEpoch >= 2 ** 31 - 1 ? 1 : session.nextEpoch + 1;
+        }
+        const kept = targets.filter((_, i) => keep[i]);
+        const keptPartitions = partitions.filter((_, i) => keep[i]);
+        // Regions of partitions left out of an incremental response are not sent.
+        return respond(kept, keptPartitions, byId, session?.id ?? 0);
       }
       // Not enough yet: give back the regions and wait for an append.
       for (const region of context.fileRegions.values()) region.release();
@@ -132,16 +205,21 @@ export const fetchHandler = defineHandler({
   },
 });
 
-function respond(_topicCount: number, targets: Target[], partitions: Init<FetchResponsePartitionData>[], byId: boolean) {
+function sessionError(errorCode: number) {
+  return { throttleTimeMs: 0, errorCode, sessionId: 0, responses: [] };
+}
+
+function respond(targets: Target[], partitions: Init<FetchResponsePartitionData>[], byId: boolean, sessionId: number) {
   // Group partitions back under their topics, in request order.
   const responses: { topic: string; topicId: string; partitions: Init<FetchResponsePartitionData>[] }[] = [];
   let current: (typeof responses)[number] | undefined;
   targets.forEach((target, i) => {
-    if (!current || current.topic !== (byId ? '' : target.topicKey) || (byId && current.topicId !== target.topicKey)) {
+    const matches = current !== undefined && (byId ? current.topicId === target.topicKey : current.topic === target.topicKey);
+    if (!matches) {
       current = byId ? { topic: '', topicId: target.topicKey, partitions: [] } : { topic: target.topicKey, topicId: ZERO_UUID, partitions: [] };
       responses.push(current);
     }
-    current.partitions.push(partitions[i]!);
+    current!.partitions.push(partitions[i]!);
   });
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses };
 }
