@@ -1,13 +1,39 @@
 #!/usr/bin/env node
-// gregor <command>: the broker and (later) its admin tools.
+// gregor <command>: the broker and its tools, with Kafka's flags.
 //
 //   gregor broker [--config server.properties] [--override key=value ...]
+//   gregor topics --bootstrap-server H:P --create|--list|--describe|--alter|--delete ...
+//   gregor configs --bootstrap-server H:P --entity-type topics|brokers --entity-name N --describe [--all] | --alter ...
+//   gregor broker-api-versions --bootstrap-server H:P
+//   gregor dump-log --files 00000000000000000000.log[,...] [--print-data-log]
 import { BrokerConfigError } from '../config/broker-config.js';
 import { ConfigError } from '../log/config.js';
 import { Logger } from '../observability/logger.js';
 import { startBroker } from '../server/broker.js';
+import { UsageError } from './args.js';
+import { brokerApiVersionsCommand } from './broker-api-versions.js';
+import { configsCommand } from './configs.js';
+import { dumpLogCommand } from './dump-log.js';
+import { topicsCommand } from './topics.js';
 
-const USAGE = `usage: gregor broker [--config server.properties] [--override key=value ...]`;
+const USAGE = `usage:
+  gregor broker [--config server.properties] [--override key=value ...]
+  gregor topics --bootstrap-server host:port --create --topic T [--partitions N] [--replication-factor R] [--config k=v ...]
+  gregor topics --bootstrap-server host:port --list | --describe [--topic T] | --alter --topic T --partitions N | --delete --topic T
+  gregor configs --bootstrap-server host:port --entity-type topics|brokers --entity-name N --describe [--all]
+  gregor configs --bootstrap-server host:port --entity-type topics --entity-name T --alter [--add-config k=v,...] [--delete-config k,...]
+  gregor broker-api-versions --bootstrap-server host:port
+  gregor dump-log --files 00000000000000000000.log[,...] [--print-data-log]`;
+
+// `gregor ... | head` closes stdout early: that is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
+const print = (line: string): void => {
+  process.stdout.write(line + '\n');
+};
 
 async function runBroker(args: string[]): Promise<void> {
   let configFile: string | undefined;
@@ -50,6 +76,18 @@ async function main(): Promise<void> {
     case 'broker':
       await runBroker(args);
       break;
+    case 'topics':
+      await topicsCommand(args, print);
+      break;
+    case 'configs':
+      await configsCommand(args, print);
+      break;
+    case 'broker-api-versions':
+      await brokerApiVersionsCommand(args, print);
+      break;
+    case 'dump-log':
+      await dumpLogCommand(args, print);
+      break;
     case undefined:
     case '--help':
     case '-h':
@@ -61,7 +99,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof BrokerConfigError || error instanceof ConfigError) {
+  if (error instanceof UsageError) {
+    console.error(`gregor: ${error.message}\n${USAGE}`);
+  } else if (error instanceof BrokerConfigError || error instanceof ConfigError) {
     console.error(`gregor: configuration error: ${error.message}`);
   } else {
     console.error(`gregor: ${(error as Error).message}`);

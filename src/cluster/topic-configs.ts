@@ -2,8 +2,10 @@
 // broker key its default comes from. The storage-engine keys are validated by
 // src/log/config.ts; the others are validated here and stored, and take
 // effect when their feature lands (retention, compaction, compression).
-import type { BrokerConfig } from '../config/broker-config.js';
-import { ConfigError, LOG_CONFIG_KEYS, resolveLogConfig, type LogConfigInput } from '../log/config.js';
+import { BROKER_KEYS, type BrokerConfig } from '../config/broker-config.js';
+import { ConfigError, LOG_CONFIG_KEYS, NEVER, resolveLogConfig, type LogConfigInput } from '../log/config.js';
+
+const LONG_MAX = '9223372036854775807';
 
 /** DescribeConfigs sources (Kafka's ConfigSource ids). */
 export const ConfigSource = {
@@ -56,7 +58,9 @@ export const TOPIC_CONFIG_KEYS = [...LOG_CONFIG_KEYS, ...Object.keys(OTHER_KEYS)
 /** The broker-level value that a topic inherits for `key`. */
 function brokerDefault(key: string, config: BrokerConfig): { value: string; source: number } {
   if (key in ENGINE_BROKER_KEYS) {
-    const value = String(config.topicDefaults[key as keyof LogConfigInput]);
+    const raw = config.topicDefaults[key as keyof LogConfigInput];
+    // The engine holds "never" as NEVER; Kafka shows it as Long.MAX_VALUE.
+    const value = typeof raw === 'number' && raw >= NEVER ? LONG_MAX : String(raw);
     const source = config.explicit.has(ENGINE_BROKER_KEYS[key]!) ? ConfigSource.STATIC_BROKER_CONFIG : ConfigSource.DEFAULT_CONFIG;
     return { value, source };
   }
@@ -103,6 +107,103 @@ export interface DescribedConfig {
   source: number;
   /** Where the value would come from without the topic override. */
   default: { value: string; source: number };
+}
+
+/** DescribeConfigs v3+ configType ids (Kafka's ConfigType). */
+export const ConfigType = {
+  UNKNOWN: 0,
+  BOOLEAN: 1,
+  STRING: 2,
+  INT: 3,
+  SHORT: 4,
+  LONG: 5,
+  DOUBLE: 6,
+  LIST: 7,
+  CLASS: 8,
+  PASSWORD: 9,
+} as const;
+
+/** Type and one-line documentation of every topic key (DescribeConfigs v3+). */
+const TOPIC_CONFIG_INFO: Record<string, { type: number; doc: string }> = {
+  'segment.bytes': { type: ConfigType.INT, doc: 'Roll a new segment once the active one would exceed this many bytes' },
+  'segment.ms': { type: ConfigType.LONG, doc: 'Roll a new segment once the active one spans this many milliseconds' },
+  'segment.index.bytes': { type: ConfigType.INT, doc: 'Maximum size of each segment\'s offset and time index' },
+  'index.interval.bytes': { type: ConfigType.INT, doc: 'Bytes of log between two offset-index entries' },
+  'flush.messages': { type: ConfigType.LONG, doc: 'fsync after this many messages' },
+  'flush.ms': { type: ConfigType.LONG, doc: 'fsync when the oldest unflushed message is this old' },
+  'max.message.bytes': { type: ConfigType.INT, doc: 'Largest record batch accepted' },
+  'message.timestamp.type': { type: ConfigType.STRING, doc: 'CreateTime keeps producer timestamps; LogAppendTime stamps each batch at append' },
+  'retention.ms': { type: ConfigType.LONG, doc: 'Retention by time (-1: forever)' },
+  'retention.bytes': { type: ConfigType.LONG, doc: 'Retention by size per partition (-1: unlimited)' },
+  'cleanup.policy': { type: ConfigType.LIST, doc: 'delete, compact or both (stored; compaction is not implemented yet)' },
+  'compression.type': { type: ConfigType.STRING, doc: 'Compression of stored batches (stored; batches are kept as produced)' },
+  'min.insync.replicas': { type: ConfigType.INT, doc: 'Replicas that must acknowledge acks=all (one node: always met)' },
+  'delete.retention.ms': { type: ConfigType.LONG, doc: 'How long compaction keeps delete tombstones' },
+  'file.delete.delay.ms': { type: ConfigType.LONG, doc: 'Delay before a deleted segment file is removed' },
+  'min.compaction.lag.ms': { type: ConfigType.LONG, doc: 'Minimum age of a record before compaction' },
+  'max.compaction.lag.ms': { type: ConfigType.LONG, doc: 'Maximum age of a record before it is compacted' },
+  'min.cleanable.dirty.ratio': { type: ConfigType.DOUBLE, doc: 'Dirty ratio above which the log is compacted' },
+  'unclean.leader.election.enable': { type: ConfigType.BOOLEAN, doc: 'Allow out-of-sync replicas to become leader' },
+  'preallocate': { type: ConfigType.BOOLEAN, doc: 'Preallocate segment files' },
+  'segment.jitter.ms': { type: ConfigType.LONG, doc: 'Random jitter subtracted from segment.ms' },
+};
+
+export function topicConfigInfo(name: string): { type: number; doc: string } {
+  return TOPIC_CONFIG_INFO[name] ?? { type: ConfigType.UNKNOWN, doc: '' };
+}
+
+/** Keys whose value is a comma-separated list (IncrementalAlterConfigs APPEND/SUBTRACT). */
+export function isListTopicConfig(name: string): boolean {
+  return TOPIC_CONFIG_INFO[name]?.type === ConfigType.LIST;
+}
+
+/**
+ * The broker keys a topic key falls back to, highest priority first
+ * (segment.ms: log.roll.ms, then log.roll.hours).
+ */
+const BROKER_SYNONYMS: Record<string, readonly string[]> = {
+  'segment.bytes': ['log.segment.bytes'],
+  'segment.ms': ['log.roll.ms', 'log.roll.hours'],
+  'segment.index.bytes': ['log.index.size.max.bytes'],
+  'index.interval.bytes': ['log.index.interval.bytes'],
+  'flush.messages': ['log.flush.interval.messages'],
+  'flush.ms': ['log.flush.interval.ms', 'log.flush.scheduler.interval.ms'],
+  'max.message.bytes': ['message.max.bytes'],
+  'message.timestamp.type': ['log.message.timestamp.type'],
+  'retention.ms': ['log.retention.ms', 'log.retention.minutes', 'log.retention.hours'],
+  'retention.bytes': ['log.retention.bytes'],
+};
+for (const [key, brokerKey] of Object.entries(ENGINE_BROKER_KEYS)) {
+  if (BROKER_SYNONYMS[key]?.[0] !== brokerKey) throw new Error(`topic-configs: synonyms of ${key} must start with ${brokerKey}`);
+}
+
+export interface ConfigSynonym {
+  name: string;
+  value: string;
+  source: number;
+}
+
+/**
+ * Where a topic key's value can come from, in priority order: the topic
+ * override, each broker key set in the broker's configuration, then the
+ * default (under the broker key's name when there is one).
+ */
+export function topicConfigSynonyms(name: string, overrides: Record<string, string>, config: BrokerConfig): ConfigSynonym[] {
+  const synonyms: ConfigSynonym[] = [];
+  const override = overrides[name];
+  if (override !== undefined) synonyms.push({ name, value: override, source: ConfigSource.TOPIC_CONFIG });
+  const brokerKeys = BROKER_SYNONYMS[name] ?? [];
+  for (const key of brokerKeys) {
+    const value = config.values.get(key);
+    if (config.explicit.has(key) && value !== undefined) synonyms.push({ name: key, value, source: ConfigSource.STATIC_BROKER_CONFIG });
+  }
+  const withDefault = brokerKeys.find((key) => BROKER_KEYS[key]?.default !== undefined);
+  if (withDefault !== undefined) {
+    synonyms.push({ name: withDefault, value: BROKER_KEYS[withDefault]!.default!, source: ConfigSource.DEFAULT_CONFIG });
+  } else if (brokerKeys.length === 0 && OTHER_KEYS[name]?.default !== undefined) {
+    synonyms.push({ name, value: OTHER_KEYS[name]!.default!, source: ConfigSource.DEFAULT_CONFIG });
+  }
+  return synonyms;
 }
 
 /** Every topic config with its effective value and source. */

@@ -81,6 +81,21 @@ export class BrokerState {
     await this.#openPartitions(topic, from);
   }
 
+  /**
+   * Replaces a topic's whole override set (validated by the caller): persists
+   * it, then applies the engine keys to every open partition. Resolves once
+   * both are done, so the change can be acknowledged.
+   */
+  async setTopicConfigs(name: string, configs: Record<string, string>): Promise<TopicRecord> {
+    const topic = await this.topics.update(name, { configs: { ...configs } });
+    // `topic` is the live record: logConfigOf reads its overrides as they are
+    // now, so when changes race, every caller applies the latest set.
+    for (const log of this.partitionsOf(name)) {
+      if (!log.closed) await log.setConfig(this.logConfigOf(topic));
+    }
+    return topic;
+  }
+
   async deleteTopic(name: string): Promise<TopicRecord | undefined> {
     const topic = await this.topics.delete(name);
     if (!topic) return undefined;

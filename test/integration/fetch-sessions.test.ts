@@ -11,7 +11,7 @@ import { encodeRecordBatch, startBroker, type RunningBroker } from '../../src/in
 import { encodeRequestFrame, responseHeaderVersion } from '../../src/protocol/frame.js';
 import { readResponseHeader } from '../../src/protocol/generated/headers.js';
 import { CreateTopicsApi, FetchApi, ProduceApi, type FetchResponse } from '../../src/protocol/generated/index.js';
-import { Reader } from '../../src/protocol/wire.js';
+import { Reader, type Init } from '../../src/protocol/wire.js';
 import type { ApiSpec } from '../../src/protocol/schema.js';
 
 /** One connection; requests are sent one at a time and their responses decoded. */
@@ -32,7 +32,7 @@ class WireClient {
       }
     });
   }
-  request<Req, Res>(api: ApiSpec<Req, Res>, version: number, body: Partial<Req>): Promise<Res> {
+  request<Req, Res>(api: ApiSpec<Req, Res>, version: number, body: Init<Req>): Promise<Res> {
     const correlationId = ++this.#correlation;
     return new Promise((resolve) => {
       this.#waiting = (frame) => {

@@ -7,6 +7,13 @@ import { fetchHandler } from './fetch.js';
 import { listOffsetsHandler } from './list-offsets.js';
 import { metadataHandler } from './metadata.js';
 import { produceHandler } from './produce.js';
+import { createPartitionsHandler } from './create-partitions.js';
+import { deleteRecordsHandler } from './delete-records.js';
+import { describeConfigsHandler } from './describe-configs.js';
+import { alterConfigsHandler } from './alter-configs.js';
+import { incrementalAlterConfigsHandler } from './incremental-alter-configs.js';
+import { describeClusterHandler } from './describe-cluster.js';
+import { describeLogDirsHandler } from './describe-log-dirs.js';
 import type { Handler } from './types.js';
 
 export const HANDLERS: readonly Handler<any, any>[] = [
@@ -17,4 +24,11 @@ export const HANDLERS: readonly Handler<any, any>[] = [
   apiVersionsHandler,
   createTopicsHandler,
   deleteTopicsHandler,
+  deleteRecordsHandler,
+  describeConfigsHandler,
+  alterConfigsHandler,
+  describeLogDirsHandler,
+  createPartitionsHandler,
+  incrementalAlterConfigsHandler,
+  describeClusterHandler,
 ];
