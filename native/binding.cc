@@ -131,10 +131,18 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
     pool_->set_wakeup([this] {
       tsfn_.NonBlockingCall(this, [](Napi::Env env, Napi::Function, PoolWrap* pool) { pool->Drain(env); });
     });
-    env.AddCleanupHook([this] { Shutdown(); });
+    // Removed again when the wrapper is collected: a hook left behind would
+    // run on freed memory at exit.
+    cleanup_hook_ = env.AddCleanupHook(std::function<void()>([this] {
+      cleanup_hook_ran_ = true;
+      Shutdown();
+    }));
   }
 
-  ~PoolWrap() override { Shutdown(); }
+  ~PoolWrap() override {
+    if (!cleanup_hook_ran_ && !cleanup_hook_.IsEmpty()) cleanup_hook_.Remove(Env());
+    Shutdown();
+  }
 
   void Submit(Napi::Env env, size_t thread, std::unique_ptr<Task> task) {
     if (closed_) throw Napi::Error::New(env, "the io pool is closed");
@@ -192,6 +200,8 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
   size_t in_flight_ = 0;
   bool closed_ = false;
   bool shut_down_ = false;
+  Napi::Env::CleanupHook<std::function<void()>> cleanup_hook_;
+  bool cleanup_hook_ran_ = false;
 };
 
 class RegionWrap : public Napi::ObjectWrap<RegionWrap> {

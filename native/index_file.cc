@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "fault_probe.h"
@@ -63,12 +64,42 @@ Status IndexFile::open(bool writable, size_t capacity_bytes) {
     if (::ftruncate(f.fd, static_cast<off_t>(capacity_bytes)) != 0) {
       return storage_error("resize " + path_, errno);
     }
-    // Reserve real blocks so stores through the mapping cannot SIGBUS on ENOSPC.
-    int rc = ::posix_fallocate(f.fd, 0, static_cast<off_t>(capacity_bytes));
-    if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) return storage_error("fallocate " + path_, rc);
     bytes = capacity_bytes;
+    // The file is sparse up to its capacity; real blocks are reserved just
+    // ahead of the entries (see reserve_for_next_entry), so that a store
+    // through the mapping never meets a hole on a full disk (SIGBUS) and an
+    // idle partition does not cost segment.index.bytes of disk.
+    allocated_bytes_ = 0;
+    Status s = map(f.fd, bytes, writable);
+    if (!s.ok()) return s;
+    if (writable && !reserve(f.fd, entries_ * entry_bytes_ + kReserveAheadBytes)) {
+      return storage_error("fallocate " + path_, ENOSPC);
+    }
+    return Status::Ok();
   }
   return map(f.fd, bytes, writable);
+}
+
+bool IndexFile::reserve(int fd, size_t through_bytes) {
+  through_bytes = std::min(through_bytes, capacity_bytes_);
+  if (through_bytes <= allocated_bytes_) return true;
+  int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(through_bytes));
+  // Filesystems without fallocate: blocks come on write, as with any file.
+  if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) return false;
+  allocated_bytes_ = through_bytes;
+  return true;
+}
+
+uint8_t* IndexFile::append_slot() {
+  if (!writable_ || entries_ >= capacity_entries()) return nullptr;
+  size_t end = (entries_ + 1) * entry_bytes_;
+  if (end > allocated_bytes_) {
+    Fd f;
+    f.fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+    // No room on disk: the entry is skipped, which only makes the index sparser.
+    if (f.fd < 0 || !reserve(f.fd, end + kReserveAheadBytes)) return nullptr;
+  }
+  return data_ + entries_ * entry_bytes_;
 }
 
 Status IndexFile::make_writable(size_t capacity_bytes) {

@@ -1,10 +1,11 @@
 // A memory-mapped, fixed-entry-size index file: the storage under both
 // OffsetIndex (.index) and TimeIndex (.timeindex).
 //
-// Lifecycle, as in Kafka: the active segment's index is preallocated to its
-// maximum size (segment.index.bytes rounded down to whole entries) with
-// fallocate, so that writing through the mapping never touches a page that
-// has no disk block behind it (which would raise SIGBUS on a full disk). When
+// Lifecycle, as in Kafka: the active segment's index is sized to its maximum
+// (segment.index.bytes rounded down to whole entries) as a sparse file, and
+// disk blocks are reserved with fallocate a little ahead of the entries, so
+// that writing through the mapping never touches a page without a block
+// behind it (which would raise SIGBUS on a full disk). When
 // the segment rolls or the log closes, the file is trimmed to its used
 // entries and remapped read-only. On open, the number of entries is the file
 // size divided by the entry size (a cleanly closed index is trimmed); a
@@ -54,12 +55,17 @@ class IndexFile {
   size_t capacity_entries() const { return capacity_bytes_ / entry_bytes_; }
   bool writable() const { return writable_; }
   const uint8_t* entry(size_t i) const { return data_ + i * entry_bytes_; }
-  uint8_t* append_slot() { return writable_ && entries_ < capacity_entries() ? data_ + entries_ * entry_bytes_ : nullptr; }
+  // Where the next entry goes, with disk blocks reserved behind it; null if
+  // the index is full, read-only, or the disk has no room.
+  uint8_t* append_slot();
   void commit_append() { ++entries_; dirty_ = true; }
   size_t file_bytes_on_open() const { return file_bytes_on_open_; }
 
  private:
+  // Blocks are reserved this far ahead of the last entry (a few thousand entries).
+  static constexpr size_t kReserveAheadBytes = 64 * 1024;
   Status map(int fd, size_t bytes, bool writable);
+  bool reserve(int fd, size_t through_bytes);
   void unmap();
 
   std::string path_;
@@ -71,6 +77,7 @@ class IndexFile {
   size_t file_bytes_on_open_ = 0;
   bool writable_ = false;
   bool dirty_ = false;
+  size_t allocated_bytes_ = 0;
 };
 
 }  // namespace gregor

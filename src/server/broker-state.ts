@@ -65,7 +65,7 @@ export class BrokerState {
     this.#partitions.set(topic.name, logs);
   }
 
-  async createTopic(name: string, partitions: number, replicationFactor: number, configs: Record<string, string>): Promise<TopicRecord> {
+  async #createTopicLocked(name: string, partitions: number, replicationFactor: number, configs: Record<string, string>): Promise<TopicRecord> {
     const invalid = topicNameError(name);
     if (invalid) throw new Error(invalid);
     const topic = await this.topics.create({ name, partitions, replicationFactor, configs });
@@ -73,7 +73,7 @@ export class BrokerState {
     return topic;
   }
 
-  async addPartitions(name: string, count: number): Promise<void> {
+  async #addPartitionsLocked(name: string, count: number): Promise<void> {
     const topic = this.topics.get(name);
     if (!topic) throw new Error(`Topic '${name}' does not exist.`);
     const from = topic.partitions;
@@ -86,7 +86,7 @@ export class BrokerState {
    * it, then applies the engine keys to every open partition. Resolves once
    * both are done, so the change can be acknowledged.
    */
-  async setTopicConfigs(name: string, configs: Record<string, string>): Promise<TopicRecord> {
+  async #setTopicConfigsLocked(name: string, configs: Record<string, string>): Promise<TopicRecord> {
     const topic = await this.topics.update(name, { configs: { ...configs } });
     // `topic` is the live record: logConfigOf reads its overrides as they are
     // now, so when changes race, every caller applies the latest set.
@@ -96,7 +96,7 @@ export class BrokerState {
     return topic;
   }
 
-  async deleteTopic(name: string): Promise<TopicRecord | undefined> {
+  async #deleteTopicLocked(name: string): Promise<TopicRecord | undefined> {
     const topic = await this.topics.delete(name);
     if (!topic) return undefined;
     const logs = this.#partitions.get(name) ?? [];
@@ -104,6 +104,31 @@ export class BrokerState {
     for (let p = 0; p < logs.length; p++) await this.logs.deleteLog({ topic: name, partition: p });
     this.wakeFetchers();
     return topic;
+  }
+
+  // Topic changes run one at a time: a create racing a delete of the same
+  // name must not leave a log open in a deleted directory.
+  #topicChain: Promise<unknown> = Promise.resolve();
+  #serialized<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.#topicChain.then(change);
+    this.#topicChain = run.catch(() => undefined);
+    return run;
+  }
+
+  createTopic(name: string, partitions: number, replicationFactor: number, configs: Record<string, string>): Promise<TopicRecord> {
+    return this.#serialized(() => this.#createTopicLocked(name, partitions, replicationFactor, configs));
+  }
+
+  addPartitions(name: string, count: number): Promise<void> {
+    return this.#serialized(() => this.#addPartitionsLocked(name, count));
+  }
+
+  setTopicConfigs(name: string, configs: Record<string, string>): Promise<TopicRecord> {
+    return this.#serialized(() => this.#setTopicConfigsLocked(name, configs));
+  }
+
+  deleteTopic(name: string): Promise<TopicRecord | undefined> {
+    return this.#serialized(() => this.#deleteTopicLocked(name));
   }
 
   /** Called after appends: long-polling fetches re-check their partitions. */

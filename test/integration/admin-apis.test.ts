@@ -563,3 +563,27 @@ print(json.dumps(out))
     });
   });
 });
+
+describe('concurrent topic changes', () => {
+  it('keeps topic metadata and partition directories consistent when creates and deletes race', async () => {
+    // Two admin connections create and delete the same topic at once, many times.
+    const dir = mkdtempSync(join(tmpdir(), 'gregor-race-'));
+    const broker = await startBroker({ overrides: { 'log.dirs': dir, listeners: 'PLAINTEXT://127.0.0.1:0', 'num.io.threads': 1 } });
+    try {
+      const kafka = new Kafka({ clientId: 'race', brokers: [broker.bootstrapServers], logLevel: logLevel.NOTHING });
+      const a = kafka.admin();
+      const b = kafka.admin();
+      await Promise.all([a.connect(), b.connect()]);
+      for (let round = 0; round < 15; round++) {
+        await Promise.allSettled([a.createTopics({ topics: [{ topic: 'race', numPartitions: 2 }] }), b.deleteTopics({ topics: ['race'] })]);
+      }
+      const listed = (await a.listTopics()).includes('race');
+      const onDisk = readdirSync(dir).filter((name) => name.startsWith('race-'));
+      expect(onDisk.length).toBe(listed ? 2 : 0);
+      await Promise.all([a.disconnect(), b.disconnect()]);
+    } finally {
+      await broker.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -78,7 +78,9 @@ export const createTopicsHandler = defineHandler({
           const topic = await broker.createTopic(t.name, partitions, replicationFactor, configs);
           topicId = topic.id.toString('base64url');
         } catch (error) {
-          fail(ErrorCode.UNKNOWN_SERVER_ERROR, (error as Error).message);
+          // Another request created it between the check above and now.
+          const exists = broker.topics.get(t.name) !== undefined;
+          fail(exists ? ErrorCode.TOPIC_ALREADY_EXISTS : ErrorCode.UNKNOWN_SERVER_ERROR, (error as Error).message);
           continue;
         }
       }
