@@ -126,6 +126,28 @@ describe('real clients against one broker', () => {
     }
   });
 
+  it('accepts a record just under message.max.bytes, refuses one above it with MESSAGE_TOO_LARGE, and serves the large one whole', async () => {
+    // kafkajs sends the batches as they are; the broker enforces the limit (1048588 bytes with overhead).
+    const kafka = new Kafka({ clientId: 'gregor-large', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+    const producer = kafka.producer({ allowAutoTopicCreation: true });
+    await producer.connect();
+    try {
+      const near = 'x'.repeat(1_048_000);
+      await producer.send({ topic: 'large', acks: -1, messages: [{ key: 'near', value: near }] });
+      await expect(
+        producer.send({ topic: 'large', acks: -1, messages: [{ key: 'over', value: 'y'.repeat(1_100_000) }] }),
+      ).rejects.toThrow(/larger than the max message size/);
+      const { stdout } = await run('kcat', ['-b', bootstrap, '-C', '-t', 'large', '-o', 'beginning', '-e', '-q', '-f', '%k %S\n', '-X', 'fetch.message.max.bytes=1024'], {
+        timeout: 30_000,
+        maxBuffer: 8 * 1024 * 1024,
+      });
+      // The only record comes back whole even though the consumer asked for 1 KiB per partition.
+      expect(stdout.trim()).toBe(`near ${near.length}`);
+    } finally {
+      await producer.disconnect();
+    }
+  });
+
   it('kcat produces with auto topic creation and reads keys, values and offsets back', async () => {
     const input = Array.from({ length: 50 }, (_, i) => `k${i % 4}:value ${i}`).join('\n') + '\n';
     const producer = spawn('kcat', ['-b', bootstrap, '-P', '-t', 'kcat-auto', '-K:', '-X', 'acks=all'], { stdio: ['pipe', 'ignore', 'pipe'] });
