@@ -87,3 +87,33 @@ describe('gregor CLI', () => {
     expect(usage.stderr).toContain('unknown option --bogus');
   });
 });
+
+describe('broker configuration errors and observability', () => {
+  it('stops at start with a message naming an invalid key', async () => {
+    const result = await gregor('broker', '--override', 'num.io.threads=lots', '--override', 'log.dirs=/nonexistent-never-created');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('Invalid value "lots" for configuration num.io.threads: not an integer');
+  });
+
+  it('warns about an unknown key, logs structured lines and counts requests per API', async () => {
+    const { Logger } = await import('../../src/observability/logger.js');
+    const lines: string[] = [];
+    const dir = mkdtempSync(join(tmpdir(), 'gregor-obs-'));
+    const broker = await startBroker({
+      overrides: { 'log.dirs': dir, listeners: 'PLAINTEXT://127.0.0.1:0', 'num.io.threads': 1, 'no.such.key': 'x' },
+      logger: new Logger('info', (line) => lines.push(line)),
+    });
+    try {
+      expect(lines.some((l) => / WARN  Unknown configuration key no.such.key is ignored$/.test(l))).toBe(true);
+      expect(lines.some((l) => /INFO  Gregor broker started nodeId=0 listener=PLAINTEXT:\/\/127.0.0.1:\d+/.test(l))).toBe(true);
+      await execFileAsync('sh', ['-c', `printf 'k:v\\n' | kcat -b ${broker.bootstrapServers} -P -t obs -K:`]);
+      const produce = broker.metrics().find((m) => m.api === 'Produce');
+      expect(produce?.requests).toBeGreaterThan(0);
+      expect(produce?.errors).toBe(0);
+      expect(produce!.p99Ms).toBeGreaterThan(0);
+    } finally {
+      await broker.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

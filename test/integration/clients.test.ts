@@ -207,36 +207,77 @@ print(json.dumps({'sent': sent, 'got': got}))
     }
   });
 
-  it('kafka-python produces and consumes by assignment, and lists offsets by time', async () => {
+  it('kafka-python creates a topic, produces with acks 0, 1 and all, consumes by assignment, lists offsets by time and deletes the topic', async () => {
     const script = `
 import json, sys, time
 from kafka import KafkaProducer, KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
 bootstrap = sys.argv[1]
-p = KafkaProducer(bootstrap_servers=bootstrap, acks='all')
+admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+admin.create_topics([NewTopic('kp', num_partitions=2, replication_factor=1)])
 base = 1700000000000
-for i in range(30):
-    p.send('kp', key=b'key%d' % (i % 2), value=b'value %d' % i, headers=[('n', str(i).encode())], partition=i % 2, timestamp_ms=base + i).get(10)
-p.close()
+i = 0
+for acks in (0, 1, 'all'):
+    p = KafkaProducer(bootstrap_servers=bootstrap, acks=acks)
+    for _ in range(10):
+        p.send('kp', key=b'key%d' % (i % 2), value=b'value %d' % i, headers=[('n', str(i).encode())], partition=i % 2, timestamp_ms=base + i)
+        i += 1
+    p.flush()
+    p.close()
 c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, consumer_timeout_ms=3000)
 tps = [TopicPartition('kp', 0), TopicPartition('kp', 1)]
 c.assign(tps)
 c.seek_to_beginning()
-got = [{'p': m.partition, 'o': m.offset, 'k': m.key.decode(), 'v': m.value.decode(), 'ts': m.timestamp, 'h': [[k, v.decode()] for k, v in m.headers]} for m in c]
+got = []
+deadline = time.time() + 20
+while len(got) < 30 and time.time() < deadline:
+    for m in c:
+        got.append({'p': m.partition, 'o': m.offset, 'k': m.key.decode(), 'v': m.value.decode(), 'ts': m.timestamp, 'h': [[k, v.decode()] for k, v in m.headers]})
 by_time = c.offsets_for_times({tp: base + 10 for tp in tps})
 c.close()
-print(json.dumps({'got': got, 'byTime': {str(tp.partition): o.offset for tp, o in by_time.items()}}))
+admin.delete_topics(['kp'])
+remaining = admin.list_topics()
+admin.close()
+print(json.dumps({'got': got, 'byTime': {str(tp.partition): o.offset for tp, o in by_time.items()}, 'remaining': remaining}))
 `;
-    const { stdout } = await run(PYTHON, ['-c', script, bootstrap], { timeout: 60_000 });
-    const { got, byTime } = JSON.parse(stdout) as { got: { p: number; o: number; k: string; v: string; ts: number; h: string[][] }[]; byTime: Record<string, number> };
+    const { stdout } = await run(PYTHON, ['-c', script, bootstrap], { timeout: 90_000 });
+    const { got, byTime, remaining } = JSON.parse(stdout) as {
+      got: { p: number; o: number; k: string; v: string; ts: number; h: string[][] }[];
+      byTime: Record<string, number>;
+      remaining: string[];
+    };
     expect(got).toHaveLength(30);
     for (const m of got) {
       const i = Number(m.v.split(' ')[1]);
       expect(m.p).toBe(i % 2);
       expect(m.o).toBe(Math.floor(i / 2));
+      expect(m.k).toBe(`key${i % 2}`);
       expect(m.ts).toBe(1_700_000_000_000 + i);
       expect(m.h).toEqual([['n', String(i)]]);
     }
     expect(byTime).toEqual({ '0': 5, '1': 5 });
+    expect(remaining).not.toContain('kp');
+  });
+
+  it('kcat produces with acks 0, 1 and all and reads every record back with its timestamp and headers', async () => {
+    for (const acks of ['0', '1', 'all']) {
+      const input = Array.from({ length: 20 }, (_, i) => `k${i % 3}:${acks}-${i}`).join('\n') + '\n';
+      const producer = spawn('kcat', ['-b', bootstrap, '-P', '-t', 'kcat-acks', '-K:', '-H', `acks=${acks}`, '-X', `acks=${acks}`], { stdio: ['pipe', 'ignore', 'pipe'] });
+      producer.stdin.end(input);
+      expect(await new Promise<number | null>((r) => producer.on('exit', r))).toBe(0);
+    }
+    let received: KcatMessage[] = [];
+    for (let attempt = 0; attempt < 50 && received.length < 60; attempt++) {
+      received = await kcatConsume(bootstrap, 'kcat-acks');
+      if (received.length < 60) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(received).toHaveLength(60);
+    for (const m of received) {
+      const acks = m.payload!.split('-')[0]!;
+      expect(m.headers).toEqual(['acks', acks]);
+      expect(m.tstype).toBe('create');
+      expect(m.ts).toBeGreaterThan(1_700_000_000_000);
+    }
   });
 });
 
