@@ -68,58 +68,93 @@ function toBuffer(bytes: Bytes): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function zigzag(value: number): bigint {
+/** Zigzag encoding of a safe integer, as an unsigned value (a number below 2^53 or a bigint above). */
+function zigzag(value: number): number | bigint {
+  if (value >= -0x40000000 && value < 0x40000000) return value >= 0 ? value * 2 : -value * 2 - 1;
   const v = BigInt(value);
   return v >= 0n ? v << 1n : (-v << 1n) - 1n;
 }
 
-/** Zigzag varint writer into a growable array of bytes. */
-class Writer {
-  bytes: number[] = [];
-  varint(value: number): void {
-    if (value >= -0x40000000 && value < 0x40000000) {
-      let u = value >= 0 ? value * 2 : -value * 2 - 1;
-      while (u >= 0x80) {
-        this.bytes.push((u & 0x7f) | 0x80);
-        u >>>= 7;
-      }
-      this.bytes.push(u);
-      return;
+function varintBytes(value: number): number {
+  let u = zigzag(value);
+  let n = 1;
+  if (typeof u === 'number') {
+    while (u >= 0x80) {
+      u = Math.floor(u / 128);
+      n++;
     }
-    let u = zigzag(value);
-    while (u >= 0x80n) {
-      this.bytes.push(Number(u & 0x7fn) | 0x80);
-      u >>= 7n;
-    }
-    this.bytes.push(Number(u));
+    return n;
   }
-  sized(data: Buffer | null): void {
-    if (data === null) {
-      this.varint(-1);
-      return;
-    }
-    this.varint(data.length);
-    for (const b of data) this.bytes.push(b);
+  while (u >= 0x80n) {
+    u >>= 7n;
+    n++;
   }
+  return n;
 }
 
-function encodeRecord(record: RecordInput, index: number, baseTimestamp: number, timestamp: number): Buffer {
-  const body = new Writer();
-  body.bytes.push(0); // record attributes: unused
-  body.varint(timestamp - baseTimestamp);
-  body.varint(index);
-  body.sized(record.key === undefined || record.key === null ? null : toBuffer(record.key));
-  body.sized(record.value === null ? null : toBuffer(record.value));
-  const headers = record.headers ?? [];
-  body.varint(headers.length);
-  for (const header of headers) {
-    if (typeof header.key !== 'string') throw new TypeError(`record ${index}: header keys must be strings`);
-    body.sized(Buffer.from(header.key, 'utf8'));
-    body.sized(header.value === null ? null : toBuffer(header.value));
+function writeVarint(out: Buffer, at: number, value: number): number {
+  let u = zigzag(value);
+  if (typeof u === 'number') {
+    while (u >= 0x80) {
+      out[at++] = (u & 0x7f) | 0x80;
+      u = Math.floor(u / 128);
+    }
+    out[at++] = u;
+    return at;
   }
-  const framed = new Writer();
-  framed.varint(body.bytes.length);
-  return Buffer.concat([Buffer.from(framed.bytes), Buffer.from(body.bytes)]);
+  while (u >= 0x80n) {
+    out[at++] = Number(u & 0x7fn) | 0x80;
+    u >>= 7n;
+  }
+  out[at++] = Number(u);
+  return at;
+}
+
+function sizedBytes(data: Buffer | null): number {
+  return data === null ? 1 : varintBytes(data.length) + data.length;
+}
+
+function writeSized(out: Buffer, at: number, data: Buffer | null): number {
+  if (data === null) return writeVarint(out, at, -1);
+  at = writeVarint(out, at, data.length);
+  data.copy(out, at);
+  return at + data.length;
+}
+
+/** One record's fields as bytes, and the size of its framed encoding. */
+interface PreparedRecord {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: [Buffer, Buffer | null][];
+  timestampDelta: number;
+  bodyBytes: number;
+}
+
+function prepareRecord(record: RecordInput, index: number, timestampDelta: number): PreparedRecord {
+  const key = record.key === undefined || record.key === null ? null : toBuffer(record.key);
+  const value = record.value === null ? null : toBuffer(record.value);
+  const headers: [Buffer, Buffer | null][] = (record.headers ?? []).map((header) => {
+    if (typeof header.key !== 'string') throw new TypeError(`record ${index}: header keys must be strings`);
+    return [Buffer.from(header.key, 'utf8'), header.value === null ? null : toBuffer(header.value)];
+  });
+  let bodyBytes = 1 + varintBytes(timestampDelta) + varintBytes(index) + sizedBytes(key) + sizedBytes(value) + varintBytes(headers.length);
+  for (const [k, v] of headers) bodyBytes += sizedBytes(k) + sizedBytes(v);
+  return { key, value, headers, timestampDelta, bodyBytes };
+}
+
+function writeRecord(out: Buffer, at: number, r: PreparedRecord, index: number): number {
+  at = writeVarint(out, at, r.bodyBytes);
+  out[at++] = 0; // record attributes: unused
+  at = writeVarint(out, at, r.timestampDelta);
+  at = writeVarint(out, at, index);
+  at = writeSized(out, at, r.key);
+  at = writeSized(out, at, r.value);
+  at = writeVarint(out, at, r.headers.length);
+  for (const [k, v] of r.headers) {
+    at = writeSized(out, at, k);
+    at = writeSized(out, at, v);
+  }
+  return at;
 }
 
 /** Encodes records as one RecordBatch v2 (magic 2) with a valid CRC-32C. */
@@ -130,13 +165,31 @@ export function encodeRecordBatch(records: readonly RecordInput[], options: Enco
   for (const t of timestamps) {
     if (!Number.isSafeInteger(t)) throw new RangeError(`record timestamps must be integers (ms), got ${t}`);
   }
-  const baseTimestamp = Math.min(...timestamps);
-  const maxTimestamp = Math.max(...timestamps);
-  let payload: Buffer = Buffer.concat(records.map((r, i) => encodeRecord(r, i, baseTimestamp, timestamps[i]!)));
+  let baseTimestamp = timestamps[0]!;
+  let maxTimestamp = timestamps[0]!;
+  for (const t of timestamps) {
+    if (t < baseTimestamp) baseTimestamp = t;
+    if (t > maxTimestamp) maxTimestamp = t;
+  }
+  // Sizes first, then one allocation written in place.
+  const prepared = records.map((r, i) => prepareRecord(r, i, timestamps[i]! - baseTimestamp));
+  let recordsBytes = 0;
+  for (const r of prepared) recordsBytes += varintBytes(r.bodyBytes) + r.bodyBytes;
   const compression = options.compression ?? 'none';
-  if (compression !== 'none') payload = codecFor(compression).compress(payload);
+  let batch: Buffer;
+  if (compression === 'none') {
+    batch = Buffer.alloc(BATCH_HEADER_BYTES + recordsBytes);
+    let at = BATCH_HEADER_BYTES;
+    prepared.forEach((r, i) => (at = writeRecord(batch, at, r, i)));
+  } else {
+    const plain = Buffer.alloc(recordsBytes);
+    let at = 0;
+    prepared.forEach((r, i) => (at = writeRecord(plain, at, r, i)));
+    const payload = codecFor(compression).compress(plain);
+    batch = Buffer.alloc(BATCH_HEADER_BYTES + payload.length);
+    payload.copy(batch, BATCH_HEADER_BYTES);
+  }
 
-  const batch = Buffer.alloc(BATCH_HEADER_BYTES + payload.length);
   batch.writeBigInt64BE(BigInt(options.baseOffset ?? 0), 0);
   batch.writeInt32BE(batch.length - LOG_OVERHEAD_BYTES, 8);
   batch.writeInt32BE(options.partitionLeaderEpoch ?? -1, 12);
@@ -150,7 +203,6 @@ export function encodeRecordBatch(records: readonly RecordInput[], options: Enco
   batch.writeInt16BE(options.producerEpoch ?? -1, 51);
   batch.writeInt32BE(options.baseSequence ?? -1, 53);
   batch.writeInt32BE(records.length, 57);
-  payload.copy(batch, BATCH_HEADER_BYTES);
   batch.writeUInt32BE(native.crc32c(batch.subarray(CRC_START)), 17);
   return batch;
 }
