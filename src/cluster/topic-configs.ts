@@ -2,7 +2,7 @@
 // broker key its default comes from. The storage-engine keys are validated by
 // src/log/config.ts; the others are validated here and stored, and take
 // effect when their feature lands (retention, compaction, compression).
-import { BROKER_KEYS, type BrokerConfig } from '../config/broker-config.js';
+import { BROKER_KEYS, sourceOf, type BrokerConfig } from '../config/broker-config.js';
 import { ConfigError, LOG_CONFIG_KEYS, NEVER, resolveLogConfig, type LogConfigInput } from '../log/config.js';
 
 const LONG_MAX = '9223372036854775807';
@@ -10,6 +10,8 @@ const LONG_MAX = '9223372036854775807';
 /** DescribeConfigs sources (Kafka's ConfigSource ids). */
 export const ConfigSource = {
   TOPIC_CONFIG: 1,
+  DYNAMIC_BROKER_CONFIG: 2,
+  DYNAMIC_DEFAULT_BROKER_CONFIG: 3,
   STATIC_BROKER_CONFIG: 4,
   DEFAULT_CONFIG: 5,
 } as const;
@@ -55,25 +57,36 @@ const OTHER_KEYS: Record<string, TopicKey> = {
 
 export const TOPIC_CONFIG_KEYS = [...LOG_CONFIG_KEYS, ...Object.keys(OTHER_KEYS)].sort();
 
+/**
+ * The source of the broker-level value of a topic key: that of the first
+ * broker synonym set in some layer (dynamic per-broker, dynamic default,
+ * static), else DEFAULT_CONFIG.
+ */
+function inheritedSource(key: string, config: BrokerConfig): number {
+  for (const brokerKey of BROKER_SYNONYMS[key] ?? []) {
+    const source = sourceOf(config, brokerKey);
+    if (source !== ConfigSource.DEFAULT_CONFIG) return source;
+  }
+  return ConfigSource.DEFAULT_CONFIG;
+}
+
 /** The broker-level value that a topic inherits for `key`. */
 function brokerDefault(key: string, config: BrokerConfig): { value: string; source: number } {
   if (key in ENGINE_BROKER_KEYS) {
     const raw = config.topicDefaults[key as keyof LogConfigInput];
     // The engine holds "never" as NEVER; Kafka shows it as Long.MAX_VALUE.
     const value = typeof raw === 'number' && raw >= NEVER ? LONG_MAX : String(raw);
-    const source = config.explicit.has(ENGINE_BROKER_KEYS[key]!) ? ConfigSource.STATIC_BROKER_CONFIG : ConfigSource.DEFAULT_CONFIG;
-    return { value, source };
+    return { value, source: inheritedSource(key, config) };
   }
   const spec = OTHER_KEYS[key]!;
   if (key === 'retention.ms') {
     const ms = config.values.get('log.retention.ms') ?? (config.values.has('log.retention.minutes') ? String(Number(config.values.get('log.retention.minutes')) * 60_000) : String(Number(config.values.get('log.retention.hours')) * 3_600_000));
-    const explicit = ['log.retention.ms', 'log.retention.minutes', 'log.retention.hours'].some((k) => config.explicit.has(k));
-    return { value: ms, source: explicit ? ConfigSource.STATIC_BROKER_CONFIG : ConfigSource.DEFAULT_CONFIG };
+    return { value: ms, source: inheritedSource(key, config) };
   }
   if (spec.brokerKey) {
     return {
       value: config.values.get(spec.brokerKey) ?? spec.default ?? '',
-      source: config.explicit.has(spec.brokerKey) ? ConfigSource.STATIC_BROKER_CONFIG : ConfigSource.DEFAULT_CONFIG,
+      source: sourceOf(config, spec.brokerKey),
     };
   }
   return { value: spec.default ?? '', source: ConfigSource.DEFAULT_CONFIG };
@@ -183,9 +196,20 @@ export interface ConfigSynonym {
   source: number;
 }
 
+/** `key` in every layer that sets it, highest priority first (dynamic per-broker, dynamic default, static). */
+export function layerSynonyms(key: string, config: BrokerConfig): ConfigSynonym[] {
+  const synonyms: ConfigSynonym[] = [];
+  for (const layer of config.layers) {
+    const value = layer.values.get(key);
+    if (value !== undefined) synonyms.push({ name: key, value, source: layer.source });
+  }
+  return synonyms;
+}
+
 /**
  * Where a topic key's value can come from, in priority order: the topic
- * override, each broker key set in the broker's configuration, then the
+ * override, each broker key set in the broker's configuration (in each of
+ * its layers: dynamic per-broker, dynamic default, static), then the
  * default (under the broker key's name when there is one).
  */
 export function topicConfigSynonyms(name: string, overrides: Record<string, string>, config: BrokerConfig): ConfigSynonym[] {
@@ -193,10 +217,7 @@ export function topicConfigSynonyms(name: string, overrides: Record<string, stri
   const override = overrides[name];
   if (override !== undefined) synonyms.push({ name, value: override, source: ConfigSource.TOPIC_CONFIG });
   const brokerKeys = BROKER_SYNONYMS[name] ?? [];
-  for (const key of brokerKeys) {
-    const value = config.values.get(key);
-    if (config.explicit.has(key) && value !== undefined) synonyms.push({ name: key, value, source: ConfigSource.STATIC_BROKER_CONFIG });
-  }
+  for (const key of brokerKeys) synonyms.push(...layerSynonyms(key, config));
   const withDefault = brokerKeys.find((key) => BROKER_KEYS[key]?.default !== undefined);
   if (withDefault !== undefined) {
     synonyms.push({ name: withDefault, value: BROKER_KEYS[withDefault]!.default!, source: ConfigSource.DEFAULT_CONFIG });

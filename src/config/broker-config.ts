@@ -58,11 +58,50 @@ export const BROKER_KEYS: Record<string, KeySpec> = {
   'log.retention.check.interval.ms': { kind: 'long', default: '300000', min: 1, doc: 'How often retention runs' },
 };
 
+/**
+ * Keys AlterConfigs/IncrementalAlterConfigs may change on a BROKER resource
+ * (dynamic broker configs): the ones that are topic-config defaults.
+ */
+export const DYNAMIC_BROKER_KEYS: readonly string[] = [
+  'log.segment.bytes',
+  'log.roll.ms',
+  'log.roll.hours',
+  'log.index.interval.bytes',
+  'log.index.size.max.bytes',
+  'log.flush.interval.messages',
+  'log.flush.interval.ms',
+  'message.max.bytes',
+  'log.message.timestamp.type',
+  'log.retention.ms',
+  'log.retention.minutes',
+  'log.retention.hours',
+  'log.retention.bytes',
+];
+
+/** DescribeConfigs sources of the layers a broker key can be set in (Kafka's ConfigSource ids). */
+export const LayerSource = {
+  DYNAMIC_BROKER_CONFIG: 2,
+  DYNAMIC_DEFAULT_BROKER_CONFIG: 3,
+  STATIC_BROKER_CONFIG: 4,
+} as const;
+
+export interface ConfigLayer {
+  readonly source: number;
+  readonly values: ReadonlyMap<string, string>;
+}
+
 export interface BrokerConfig {
   /** Every key with its effective string value (set or default). */
   readonly values: ReadonlyMap<string, string>;
-  /** The keys set explicitly (file or override), for DescribeConfigs sources. */
+  /** The keys set explicitly (file, override or dynamic), for DescribeConfigs sources. */
   readonly explicit: ReadonlySet<string>;
+  /**
+   * Where explicit values come from, highest priority first: the per-broker
+   * dynamic configs, the cluster-wide dynamic defaults, then the static
+   * ones (server.properties and overrides). Without dynamic configs, only
+   * the static layer.
+   */
+  readonly layers: readonly ConfigLayer[];
   readonly nodeId: number;
   readonly listeners: Listener[];
   readonly advertisedListeners: Listener[];
@@ -97,6 +136,13 @@ export class BrokerConfigError extends Error {
   ) {
     super(message);
   }
+}
+
+/** Throws BrokerConfigError naming `key` when `value` is not valid for it (the key must be known). */
+export function checkBrokerValue(key: string, value: string): void {
+  const spec = BROKER_KEYS[key];
+  if (!spec) throw new BrokerConfigError(key, `Unknown configuration ${key}`);
+  checkValue(key, value.trim(), spec);
 }
 
 function checkValue(key: string, value: string, spec: KeySpec): void {
@@ -202,6 +248,7 @@ export function resolveBrokerConfig(...sources: ReadonlyMap<string, string>[]): 
   return {
     values,
     explicit: new Set(explicit.keys()),
+    layers: [{ source: LayerSource.STATIC_BROKER_CONFIG, values: explicit }],
     nodeId,
     listeners,
     advertisedListeners,
@@ -220,6 +267,34 @@ export function resolveBrokerConfig(...sources: ReadonlyMap<string, string>[]): 
     topicDefaults,
     warnings,
   };
+}
+
+/**
+ * The configuration with dynamic layers over `staticConfig`'s static one:
+ * per-broker dynamic configs win over the cluster-wide dynamic defaults,
+ * which win over the static values. Throws BrokerConfigError like
+ * resolveBrokerConfig.
+ */
+export function withDynamicLayers(
+  staticConfig: BrokerConfig,
+  dynamicDefault: ReadonlyMap<string, string>,
+  dynamicBroker: ReadonlyMap<string, string>,
+): BrokerConfig {
+  const staticLayer = staticConfig.layers.find((l) => l.source === LayerSource.STATIC_BROKER_CONFIG)?.values ?? new Map<string, string>();
+  const resolved = resolveBrokerConfig(staticLayer, dynamicDefault, dynamicBroker);
+  const trimmed = (m: ReadonlyMap<string, string>) => new Map([...m].map(([k, v]) => [k, v.trim()]));
+  const layers: ConfigLayer[] = [];
+  if (dynamicBroker.size > 0) layers.push({ source: LayerSource.DYNAMIC_BROKER_CONFIG, values: trimmed(dynamicBroker) });
+  if (dynamicDefault.size > 0) layers.push({ source: LayerSource.DYNAMIC_DEFAULT_BROKER_CONFIG, values: trimmed(dynamicDefault) });
+  layers.push({ source: LayerSource.STATIC_BROKER_CONFIG, values: staticLayer });
+  // Only the dynamic keys can differ: everything else (listeners, whose
+  // advertised port is filled in once bound, threads, ...) stays as started.
+  return { ...staticConfig, values: resolved.values, explicit: resolved.explicit, topicDefaults: resolved.topicDefaults, layers };
+}
+
+/** The source of `key`'s effective value: the first layer that sets it, else DEFAULT_CONFIG (5). */
+export function sourceOf(config: BrokerConfig, key: string): number {
+  return config.layers.find((l) => l.values.has(key))?.source ?? 5;
 }
 
 /** Reads server.properties (if given) and applies `key=value` overrides. */

@@ -1,7 +1,9 @@
-// The broker's state behind the request handlers: configuration, the log
-// manager with one Log per partition, topic metadata, and the wake-ups that
-// long-polling fetches wait on.
-import type { BrokerConfig } from '../config/broker-config.js';
+// The broker's state behind the request handlers: configuration (static
+// plus the dynamic broker configs, persisted in gregor-broker-configs.json),
+// the log manager with one Log per partition, topic metadata, and the
+// wake-ups that long-polling fetches wait on.
+import { readFile } from 'node:fs/promises';
+import { withDynamicLayers, type BrokerConfig } from '../config/broker-config.js';
 import { LOG_CONFIG_KEYS, type LogConfigInput } from '../log/config.js';
 import type { Log } from '../log/log.js';
 import type { LogManager } from '../log/log-manager.js';
@@ -12,20 +14,95 @@ import { FetchSessionCache } from './fetch-sessions.js';
 /** Kafka caps partitions per CreateTopics/CreatePartitions request at this. */
 export const PARTITIONS_PER_TOPIC_MAX = 100_000;
 
+/** Where the dynamic broker configs are kept, in the log directory. */
+export const DYNAMIC_CONFIGS_FILE = 'gregor-broker-configs.json';
+
+/** The BROKER resources that hold dynamic configs: this node ("0") or the cluster-wide default (""). */
+export type DynamicScope = 'broker' | 'default';
+
 export class BrokerState {
   readonly clusterId: string;
   readonly fetchSessions = new FetchSessionCache();
   #waiters = new Set<() => void>();
   #partitions = new Map<string, Log[]>();
+  /** server.properties and overrides, as the broker started with them. */
+  readonly #staticConfig: BrokerConfig;
+  #config: BrokerConfig;
+  #dynamic: Record<DynamicScope, Readonly<Record<string, string>>> = { broker: {}, default: {} };
 
   constructor(
-    readonly config: BrokerConfig,
+    config: BrokerConfig,
     readonly logs: LogManager,
     readonly topics: TopicStore,
     clusterId: string,
     readonly writeFileAtomic: (path: string, contents: Buffer) => Promise<void>,
   ) {
+    this.#staticConfig = config;
+    this.#config = config;
     this.clusterId = clusterId;
+  }
+
+  /** The effective configuration: static with the dynamic layers over it. */
+  get config(): BrokerConfig {
+    return this.#config;
+  }
+
+  /** The dynamic configs of one BROKER resource (a copy). */
+  dynamicConfigs(scope: DynamicScope): Record<string, string> {
+    return { ...this.#dynamic[scope] };
+  }
+
+  /** The configuration `scope`'s dynamic set would give; throws BrokerConfigError. */
+  previewDynamicConfigs(scope: DynamicScope, configs: Record<string, string>): BrokerConfig {
+    const layers = { ...this.#dynamic, [scope]: configs };
+    return withDynamicLayers(this.#staticConfig, new Map(Object.entries(layers.default)), new Map(Object.entries(layers.broker)));
+  }
+
+  /**
+   * Reads the persisted dynamic configs (at start, before openAll). A file
+   * that cannot be applied stops the broker with a message naming it.
+   */
+  async loadDynamicConfigs(): Promise<void> {
+    const path = join(this.logs.dir, DYNAMIC_CONFIGS_FILE);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    try {
+      const stored = JSON.parse(text) as { broker?: Record<string, string>; clusterDefault?: Record<string, string> };
+      const dynamic = { broker: { ...stored.broker }, default: { ...stored.clusterDefault } };
+      this.#config = withDynamicLayers(this.#staticConfig, new Map(Object.entries(dynamic.default)), new Map(Object.entries(dynamic.broker)));
+      this.#dynamic = dynamic;
+    } catch (error) {
+      throw new Error(`${path}: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Replaces `scope`'s dynamic set with what `change` returns (undefined:
+   * leave it), validated by the caller: persists it, then applies the new
+   * topic defaults to every open partition log (topic overrides still win).
+   * Runs with the topic changes, one at a time, so `change` sees the latest set.
+   */
+  setDynamicConfigs(scope: DynamicScope, change: (current: Readonly<Record<string, string>>) => Record<string, string> | undefined): Promise<void> {
+    return this.#serialized(async () => {
+      const next = change(this.#dynamic[scope]);
+      if (next === undefined) return;
+      const config = this.previewDynamicConfigs(scope, next);
+      const dynamic = { ...this.#dynamic, [scope]: { ...next } };
+      const file = { version: 1, broker: dynamic.broker, clusterDefault: dynamic.default };
+      await this.writeFileAtomic(join(this.logs.dir, DYNAMIC_CONFIGS_FILE), Buffer.from(`${JSON.stringify(file, null, 2)}\n`));
+      this.#dynamic = dynamic;
+      this.#config = config;
+      for (const topic of this.topics.all()) {
+        for (const log of this.partitionsOf(topic.name)) {
+          if (!log.closed) await log.setConfig(this.logConfigOf(topic));
+        }
+      }
+    });
   }
 
   get nodeId(): number {

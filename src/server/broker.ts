@@ -30,6 +30,7 @@ export interface RunningBroker {
   readonly port: number;
   /** host:port for clients' bootstrap.servers. */
   readonly bootstrapServers: string;
+  /** The effective configuration (static plus dynamic broker configs). */
   readonly config: BrokerConfig;
   metrics(): ApiMetricsSnapshot[];
   /** Clean shutdown: stop accepting, answer in-flight requests, flush, checkpoint, write the clean-shutdown marker. */
@@ -73,6 +74,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     const clusterId = await loadMeta(logDir, config.nodeId, write);
     const topics = await TopicStore.open(logDir, write);
     const state = new BrokerState(config, logs, topics, clusterId, write);
+    // Dynamic broker configs (AlterConfigs on a BROKER resource) apply over the static ones.
+    await state.loadDynamicConfigs();
     await state.openAll();
 
     const metrics = new RequestMetrics();
@@ -109,7 +112,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       host: advertised.host,
       port: address.port,
       bootstrapServers: `${advertised.host}:${address.port}`,
-      config,
+      get config() {
+        return state.config;
+      },
       metrics: () => metrics.snapshot(),
       stop() {
         stopping ??= (async () => {

@@ -6,7 +6,7 @@
 // last test restarts it on the same directory.
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,8 @@ const TOPIC = 2;
 const BROKER = 4;
 const TOPIC_CONFIG = 1;
 const STATIC_BROKER_CONFIG = 4;
+const DYNAMIC_BROKER_CONFIG = 2;
+const DYNAMIC_DEFAULT_BROKER_CONFIG = 3;
 const DEFAULT_CONFIG = 5;
 const INVALID_CONFIG = 40;
 const INVALID_REQUEST = 42;
@@ -253,7 +255,7 @@ describe('admin APIs against one broker', () => {
       [0, 1],
     ]);
     expect(brokers.results[1]!.errorMessage).toContain('Unexpected broker id');
-    expect(brokers.results[3]!.configs[0]).toMatchObject({ name: 'log.roll.ms', value: null, configSource: DEFAULT_CONFIG, readOnly: true });
+    expect(brokers.results[3]!.configs[0]).toMatchObject({ name: 'log.roll.ms', value: null, configSource: DEFAULT_CONFIG, readOnly: false }); // dynamically alterable
     expect(brokers.results[3]!.configs[0]!.synonyms).toEqual([{ name: 'log.roll.hours', value: '168', source: DEFAULT_CONFIG }]);
   });
 
@@ -305,7 +307,7 @@ describe('admin APIs against one broker', () => {
       ['0', INVALID_REQUEST],
     ]);
     expect(refused.responses[0]!.errorMessage).toContain('Duplicate resource');
-    expect(refused.responses[4]!.errorMessage).toBe('dynamic broker configs are not supported yet');
+    expect(refused.responses[4]!.errorMessage).toBe('Cannot update these configs dynamically: Set(num.partitions)');
     for (const [value, why] of [
       ['lots', 'segment.bytes'],
       ['10', 'segment.bytes'],
@@ -362,7 +364,7 @@ print(json.dumps(out))
     expect(out.configs['message.timestamp.type']).toEqual(['CreateTime', DEFAULT_CONFIG, false]);
     expect(Object.keys(out.configs).sort()).toEqual([...TOPIC_CONFIG_KEYS].sort());
     expect(out.broker['num.io.threads']).toEqual(['2', STATIC_BROKER_CONFIG, true]);
-    expect(out.broker['log.segment.bytes']).toEqual(['1073741824', DEFAULT_CONFIG, true]);
+    expect(out.broker['log.segment.bytes']).toEqual(['1073741824', DEFAULT_CONFIG, false]); // dynamically alterable
   });
 
   it('kafka-python admin creates partitions and alters and describes configs', async () => {
@@ -424,7 +426,7 @@ print(json.dumps(out))
     expect(await incr(1, [{ name: 'segment.bytes', configOperation: 0, value: '8192' }], true)).toMatchObject({ errorCode: 0 });
     expect(await incr(1, [{ name: 'num.partitions', configOperation: 0, value: '2' }], false, BROKER, '0')).toMatchObject({
       errorCode: INVALID_REQUEST,
-      errorMessage: 'dynamic broker configs are not supported yet',
+      errorMessage: 'Cannot update these configs dynamically: Set(num.partitions)',
     });
     expect(await incr(1, [], false, TOPIC, 'no-such-topic')).toMatchObject({ errorCode: 3 });
     // Neither the refused nor the validate-only changes were applied.
@@ -585,5 +587,201 @@ describe('concurrent topic changes', () => {
       await broker.stop();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('dynamic broker configs', () => {
+  // AlterConfigs / IncrementalAlterConfigs on BROKER resources "0" and "":
+  // topic defaults change at once, persist across restarts, and topic
+  // overrides still win.
+  const dir = mkdtempSync(join(tmpdir(), 'gregor-dynamic-'));
+  const overrides = { 'log.dirs': dir, 'listeners': 'PLAINTEXT://127.0.0.1:0', 'num.io.threads': 1 };
+  let broker: RunningBroker;
+
+  beforeAll(async () => {
+    broker = await startBroker({ overrides });
+  });
+  afterAll(async () => {
+    await broker?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function withAdmin<T>(fn: (admin: Admin, kafka: Kafka) => Promise<T>): Promise<T> {
+    const kafka = new Kafka({ clientId: 'dynamic-configs-test', brokers: [broker.bootstrapServers], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      return await fn(admin, kafka);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async function raw<Req, Res>(api: ApiSpec<Req, Res>, version: number, body: Init<Req>): Promise<Res> {
+    const socket = net.connect({ host: broker.host, port: broker.port });
+    await once(socket, 'connect');
+    try {
+      socket.write(Buffer.concat(encodeRequestFrame(api, version, 9, 'dynamic-configs-test', body)));
+      let received = Buffer.alloc(0);
+      const complete = () => received.length >= 4 && received.length >= 4 + received.readInt32BE(0);
+      for await (const chunk of socket) {
+        received = Buffer.concat([received, chunk as Buffer]);
+        if (complete()) break;
+      }
+      if (!complete()) throw new Error(`${api.name} v${version}: no answer`);
+      const reader = new Reader(received.subarray(4, 4 + received.readInt32BE(0)));
+      readResponseHeader(reader, responseHeaderVersion(api.apiKey, version));
+      return api.response.read(reader, version);
+    } finally {
+      socket.destroy();
+    }
+  }
+
+  async function describeConfigs(resourceType: number, resourceName: string) {
+    const response = await raw(DescribeConfigsApi, 4, { resources: [{ resourceType, resourceName, configurationKeys: null }], includeSynonyms: true });
+    const result = response.results[0]!;
+    expect(result.errorCode).toBe(0);
+    return new Map(result.configs.map((c) => [c.name, c]));
+  }
+
+  async function produce(kafka: Kafka, topic: string, count: number, valueBytes: number): Promise<void> {
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    try {
+      for (let i = 0; i < count; i++) await producer.send({ topic, acks: 1, messages: [{ key: `k${i}`, value: 'v'.repeat(valueBytes) }] });
+    } finally {
+      await producer.disconnect();
+    }
+  }
+
+  const segmentFiles = (topic: string) => readdirSync(join(dir, `${topic}-0`)).filter((f) => f.endsWith('.log'));
+
+  it('a per-broker log.segment.bytes applies to topics without their own segment.bytes, shows as DYNAMIC_BROKER_CONFIG and is persisted', async () => {
+    await withAdmin(async (admin, kafka) => {
+      await admin.createTopics({ topics: [{ topic: 'inherits' }, { topic: 'own', configEntries: [{ name: 'segment.bytes', value: '1073741824' }] }] });
+      await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.BROKER, name: '0', configEntries: [{ name: 'log.segment.bytes', value: '2048' }] }] });
+
+      const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.BROKER, name: '0', configNames: ['log.segment.bytes', 'num.io.threads'] }] });
+      const entries = new Map(described.resources[0]!.configEntries.map((e) => [e.configName, e]));
+      expect(entries.get('log.segment.bytes')).toMatchObject({ configValue: '2048', configSource: DYNAMIC_BROKER_CONFIG, readOnly: false });
+      expect(entries.get('num.io.threads')).toMatchObject({ configValue: '1', configSource: STATIC_BROKER_CONFIG, readOnly: true });
+
+      const brokerSynonyms = (await describeConfigs(BROKER, '0')).get('log.segment.bytes')!.synonyms;
+      expect(brokerSynonyms.map((s) => [s.value, s.source])).toEqual([
+        ['2048', DYNAMIC_BROKER_CONFIG],
+        ['1073741824', DEFAULT_CONFIG],
+      ]);
+      expect((await describeConfigs(TOPIC, 'inherits')).get('segment.bytes')).toMatchObject({ value: '2048', configSource: DYNAMIC_BROKER_CONFIG });
+      expect((await describeConfigs(TOPIC, 'own')).get('segment.bytes')).toMatchObject({ value: '1073741824', configSource: TOPIC_CONFIG });
+
+      await produce(kafka, 'inherits', 20, 200);
+      await produce(kafka, 'own', 20, 200);
+      expect(segmentFiles('inherits').length).toBeGreaterThanOrEqual(3);
+      expect(segmentFiles('own')).toHaveLength(1);
+    });
+    const stored = JSON.parse(readFileSync(join(dir, 'gregor-broker-configs.json'), 'utf8'));
+    expect(stored.broker).toEqual({ 'log.segment.bytes': '2048' });
+  });
+
+  it('refuses keys that are not dynamic, invalid values and other broker ids, and validate_only changes nothing', async () => {
+    await withAdmin(async (admin) => {
+      const alter = (name: string, value: string, validateOnly = false) =>
+        admin.alterConfigs({ validateOnly, resources: [{ type: ConfigResourceTypes.BROKER, name: '0', configEntries: [{ name, value }] }] }).then(
+          () => 'no error',
+          (error: unknown) => {
+            // The retrier may wrap what the broker said (cause).
+            let e = error as { type?: string; cause?: unknown };
+            while (e.type === undefined && e.cause !== undefined && e.cause !== e) e = e.cause as typeof e;
+            return e.type;
+          },
+        );
+      expect(await alter('num.io.threads', '4')).toBe('INVALID_REQUEST');
+      expect(await alter('log.segment.bytes', '5')).toBe('INVALID_CONFIG');
+      expect(await alter('log.segment.bytes', '4096', true)).toBe('no error');
+    });
+    const answer = await raw(AlterConfigsApi, 2, {
+      resources: [
+        { resourceType: BROKER, resourceName: '0', configs: [{ name: 'num.io.threads', value: '4' }, { name: 'log.segment.bytes', value: '4096' }] },
+        { resourceType: BROKER, resourceName: '', configs: [{ name: 'message.max.bytes', value: 'lots' }] },
+        { resourceType: BROKER, resourceName: '7', configs: [{ name: 'message.max.bytes', value: '2000' }] },
+        { resourceType: TOPIC, resourceName: 'inherits', configs: [{ name: 'no.such.key', value: '1' }] },
+      ],
+      validateOnly: false,
+    });
+    expect(answer.responses.map((r) => [r.errorCode, r.errorMessage])).toEqual([
+      [INVALID_REQUEST, 'Cannot update these configs dynamically: Set(num.io.threads)'],
+      [INVALID_CONFIG, expect.stringContaining('message.max.bytes')],
+      [INVALID_REQUEST, expect.stringContaining('Unexpected broker id')],
+      [INVALID_CONFIG, expect.stringContaining('no.such.key')],
+    ]);
+    const unknown = await raw(IncrementalAlterConfigsApi, 1, { resources: [{ resourceType: BROKER, resourceName: '0', configs: [{ name: 'no.such.key', configOperation: 0, value: '1' }] }], validateOnly: false });
+    expect(unknown.responses[0]).toMatchObject({ errorCode: INVALID_CONFIG, errorMessage: expect.stringContaining('no.such.key') });
+    const append = await raw(IncrementalAlterConfigsApi, 1, { resources: [{ resourceType: BROKER, resourceName: '0', configs: [{ name: 'log.segment.bytes', configOperation: 2, value: '1' }] }], validateOnly: false });
+    expect(append.responses[0]).toMatchObject({ errorCode: INVALID_CONFIG });
+    expect((await describeConfigs(BROKER, '0')).get('log.segment.bytes')).toMatchObject({ value: '2048', configSource: DYNAMIC_BROKER_CONFIG });
+  });
+
+  it('the cluster-wide default ("") applies under the per-broker value, through IncrementalAlterConfigs', async () => {
+    const incr = (resourceName: string, configs: { name: string; configOperation: number; value: string | null }[]) =>
+      raw(IncrementalAlterConfigsApi, 1, { resources: [{ resourceType: BROKER, resourceName, configs }], validateOnly: false }).then((r) => r.responses[0]!);
+    expect(await incr('', [{ name: 'log.segment.bytes', configOperation: 0, value: '8192' }, { name: 'log.roll.hours', configOperation: 0, value: '2' }])).toMatchObject({ errorCode: 0 });
+
+    const clusterDefault = await describeConfigs(BROKER, '');
+    expect([...clusterDefault.values()].map((c) => [c.name, c.value, c.configSource])).toEqual([
+      ['log.roll.hours', '2', DYNAMIC_DEFAULT_BROKER_CONFIG],
+      ['log.segment.bytes', '8192', DYNAMIC_DEFAULT_BROKER_CONFIG],
+    ]);
+    let configs = await describeConfigs(BROKER, '0');
+    expect(configs.get('log.segment.bytes')).toMatchObject({ value: '2048', configSource: DYNAMIC_BROKER_CONFIG });
+    expect(configs.get('log.segment.bytes')!.synonyms.map((s) => [s.value, s.source])).toEqual([
+      ['2048', DYNAMIC_BROKER_CONFIG],
+      ['8192', DYNAMIC_DEFAULT_BROKER_CONFIG],
+      ['1073741824', DEFAULT_CONFIG],
+    ]);
+    expect(configs.get('log.roll.hours')).toMatchObject({ value: '2', configSource: DYNAMIC_DEFAULT_BROKER_CONFIG });
+    let topic = await describeConfigs(TOPIC, 'inherits');
+    expect(topic.get('segment.bytes')).toMatchObject({ value: '2048', configSource: DYNAMIC_BROKER_CONFIG });
+    expect(topic.get('segment.ms')).toMatchObject({ value: '7200000', configSource: DYNAMIC_DEFAULT_BROKER_CONFIG });
+
+    // Removing the per-broker value lets the cluster default through.
+    expect(await incr('0', [{ name: 'log.segment.bytes', configOperation: 1, value: null }])).toMatchObject({ errorCode: 0 });
+    configs = await describeConfigs(BROKER, '0');
+    expect(configs.get('log.segment.bytes')).toMatchObject({ value: '8192', configSource: DYNAMIC_DEFAULT_BROKER_CONFIG });
+    topic = await describeConfigs(TOPIC, 'inherits');
+    expect(topic.get('segment.bytes')).toMatchObject({ value: '8192', configSource: DYNAMIC_DEFAULT_BROKER_CONFIG });
+    // Back to the per-broker value for the restart test.
+    expect(await incr('0', [{ name: 'log.segment.bytes', configOperation: 0, value: '2048' }])).toMatchObject({ errorCode: 0 });
+  });
+
+  it('gregor configs --entity-type brokers alters and describes the per-broker configs', async () => {
+    const cli = join(import.meta.dirname, '../../dist/cli/main.js');
+    expect(existsSync(cli)).toBe(true); // npm run build first
+    const bs = ['--bootstrap-server', broker.bootstrapServers, '--entity-type', 'brokers', '--entity-name', '0'];
+    const altered = await run(process.execPath, [cli, 'configs', ...bs, '--alter', '--add-config', 'message.max.bytes=2000000'], { timeout: 30_000 });
+    expect(altered.stdout).toContain('Completed updating config for broker 0.');
+    const described = await run(process.execPath, [cli, 'configs', ...bs, '--describe'], { timeout: 30_000 });
+    expect(described.stdout).toContain('message.max.bytes=2000000');
+    expect(described.stdout).toContain('log.segment.bytes=2048');
+    expect((await describeConfigs(TOPIC, 'inherits')).get('max.message.bytes')).toMatchObject({ value: '2000000', configSource: DYNAMIC_BROKER_CONFIG });
+    const refused = await run(process.execPath, [cli, 'configs', ...bs, '--alter', '--add-config', 'num.io.threads=4'], { timeout: 30_000 }).catch((e: { stderr: string }) => e);
+    expect(refused.stderr).toContain('Cannot update these configs dynamically');
+  });
+
+  it('the dynamic configs survive a restart on the same directory and keep applying', async () => {
+    await broker.stop();
+    broker = await startBroker({ overrides });
+    expect(broker.config.values.get('log.segment.bytes')).toBe('2048');
+    const configs = await describeConfigs(BROKER, '0');
+    expect(configs.get('log.segment.bytes')).toMatchObject({ value: '2048', configSource: DYNAMIC_BROKER_CONFIG });
+    expect(configs.get('message.max.bytes')).toMatchObject({ value: '2000000', configSource: DYNAMIC_BROKER_CONFIG });
+    expect((await describeConfigs(BROKER, '')).get('log.roll.hours')).toMatchObject({ value: '2', configSource: DYNAMIC_DEFAULT_BROKER_CONFIG });
+    await withAdmin(async (_admin, kafka) => {
+      const before = segmentFiles('inherits').length;
+      const ownBefore = segmentFiles('own').length;
+      await produce(kafka, 'inherits', 20, 200);
+      await produce(kafka, 'own', 20, 200);
+      expect(segmentFiles('inherits').length).toBeGreaterThanOrEqual(before + 3);
+      expect(segmentFiles('own')).toHaveLength(ownBefore);
+    });
   });
 });

@@ -4,33 +4,39 @@
 // Resource types:
 //   2 TOPIC   every topic key (TOPIC_CONFIG_KEYS) with its effective value:
 //             the topic override (source TOPIC_CONFIG), else the broker key
-//             it inherits (STATIC_BROKER_CONFIG when set in server.properties
-//             or an override, DEFAULT_CONFIG otherwise). readOnly false.
+//             it inherits (DYNAMIC_BROKER_CONFIG / DYNAMIC_DEFAULT_BROKER_CONFIG
+//             when set by AlterConfigs on the broker, STATIC_BROKER_CONFIG
+//             when set in server.properties or an override, DEFAULT_CONFIG
+//             otherwise). readOnly false.
 //             UNKNOWN_TOPIC_OR_PARTITION for a missing topic,
 //             INVALID_TOPIC_EXCEPTION for an illegal name.
 //   4 BROKER  by this node's id: every broker key Gregor reads (BROKER_KEYS),
 //             value null when neither set nor defaulted (log.roll.ms; node.id
 //             and log.dirs show broker.id's and log.dir's instead), source
-//             STATIC_BROKER_CONFIG or DEFAULT_CONFIG, readOnly true (nothing
-//             is dynamically alterable yet). The empty name (cluster-wide
-//             dynamic defaults) answers an empty list: there are none.
-//             Another id or a non-numeric name: INVALID_REQUEST.
+//             DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG,
+//             STATIC_BROKER_CONFIG or DEFAULT_CONFIG (highest first), readOnly
+//             false only for the dynamically alterable keys
+//             (DYNAMIC_BROKER_KEYS). The empty name (cluster-wide dynamic
+//             defaults) lists only the keys set there, with source
+//             DYNAMIC_DEFAULT_BROKER_CONFIG. Another id or a non-numeric
+//             name: INVALID_REQUEST.
 //   other     INVALID_REQUEST (BROKER_LOGGER, CLIENT_METRICS, ... are not
 //             supported).
 // configurationKeys filters by name (null: all; unknown names are skipped).
 // isSensitive is always false (no password-type keys).
 // Version notes: v0 has isDefault (true when the source is DEFAULT_CONFIG)
 // instead of configSource; v1+ add configSource and, when includeSynonyms is
-// set, synonyms in priority order (topic override, broker keys set, then the
+// set, synonyms in priority order (topic override, then for each broker key
+// its dynamic per-broker, dynamic default and static values, then the
 // default under the broker key's name); v3+ add configType and, when
 // includeDocumentation is set, a one-line documentation.
-// Omitted: DYNAMIC_* sources (no dynamic broker configs), authorization.
+// Omitted: DYNAMIC_BROKER_LOGGER_CONFIG and other sources, authorization.
 import { DescribeConfigsApi, type DescribeConfigsResponseResourceResult, type DescribeConfigsResponseResult } from '../../protocol/generated/index.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import type { Init } from '../../protocol/wire.js';
-import { BROKER_KEYS, type BrokerConfig } from '../../config/broker-config.js';
+import { BROKER_KEYS, DYNAMIC_BROKER_KEYS, LayerSource, sourceOf, type BrokerConfig } from '../../config/broker-config.js';
 import { topicNameError } from '../../cluster/topic-store.js';
-import { ConfigSource, ConfigType, describeTopicConfigs, topicConfigInfo, topicConfigSynonyms, type ConfigSynonym } from '../../cluster/topic-configs.js';
+import { ConfigSource, ConfigType, describeTopicConfigs, layerSynonyms, topicConfigInfo, topicConfigSynonyms, type ConfigSynonym } from '../../cluster/topic-configs.js';
 import type { BrokerState } from '../broker-state.js';
 import { defineHandler } from './types.js';
 
@@ -63,10 +69,7 @@ const BROKER_KEY_SYNONYMS: Record<string, readonly string[]> = {
 function brokerKeySynonyms(key: string, config: BrokerConfig): ConfigSynonym[] {
   const chain = BROKER_KEY_SYNONYMS[key] ?? [key];
   const synonyms: ConfigSynonym[] = [];
-  for (const name of chain) {
-    const value = config.values.get(name);
-    if (config.explicit.has(name) && value !== undefined) synonyms.push({ name, value, source: ConfigSource.STATIC_BROKER_CONFIG });
-  }
+  for (const name of chain) synonyms.push(...layerSynonyms(name, config));
   const withDefault = chain.find((name) => BROKER_KEYS[name]?.default !== undefined);
   if (withDefault !== undefined) synonyms.push({ name: withDefault, value: BROKER_KEYS[withDefault]!.default!, source: ConfigSource.DEFAULT_CONFIG });
   return synonyms;
@@ -100,6 +103,25 @@ function topicEntries(broker: BrokerState, overrides: Record<string, string>): E
 /** Keys whose synonyms carry the same value in the same unit: unset, they show the synonym's. */
 const SAME_UNIT_SYNONYMS = new Set(['node.id', 'log.dirs']);
 
+/** The cluster-wide dynamic defaults (the BROKER resource named ""): only the keys set there. */
+function clusterDefaultEntries(config: BrokerConfig): Entry[] {
+  const layer = config.layers.find((l) => l.source === LayerSource.DYNAMIC_DEFAULT_BROKER_CONFIG);
+  return [...(layer?.values ?? [])]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, value]) => {
+      const spec = BROKER_KEYS[name]!;
+      return {
+        name,
+        value,
+        source: LayerSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+        readOnly: false,
+        type: BROKER_KIND_TYPES[spec.kind] ?? ConfigType.UNKNOWN,
+        doc: spec.doc,
+        synonyms: () => [{ name, value, source: LayerSource.DYNAMIC_DEFAULT_BROKER_CONFIG }],
+      };
+    });
+}
+
 function brokerEntries(config: BrokerConfig): Entry[] {
   return Object.keys(BROKER_KEYS)
     .sort()
@@ -110,8 +132,8 @@ function brokerEntries(config: BrokerConfig): Entry[] {
       return {
         name,
         value: own ?? inherited?.value ?? null,
-        source: config.explicit.has(name) ? ConfigSource.STATIC_BROKER_CONFIG : (inherited?.source ?? ConfigSource.DEFAULT_CONFIG),
-        readOnly: true,
+        source: config.explicit.has(name) ? sourceOf(config, name) : (inherited?.source ?? ConfigSource.DEFAULT_CONFIG),
+        readOnly: !DYNAMIC_BROKER_KEYS.includes(name),
         type: BROKER_KIND_TYPES[spec.kind] ?? ConfigType.UNKNOWN,
         doc: spec.doc,
         synonyms: () => brokerKeySynonyms(name, config),
@@ -142,7 +164,7 @@ export const describeConfigsHandler = defineHandler({
         entries = topicEntries(broker, topic.configs);
       } else if (resourceType === ResourceType.BROKER) {
         if (resourceName === '') {
-          entries = []; // cluster-wide dynamic defaults: none exist
+          entries = clusterDefaultEntries(broker.config);
         } else if (/^\d+$/.test(resourceName) && Number(resourceName) === broker.nodeId) {
           entries = brokerEntries(broker.config);
         } else {
