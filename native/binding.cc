@@ -1,9 +1,11 @@
 #include "binding.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <ctime>
@@ -110,6 +112,8 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
     return DefineClass(env, "IoPool",
                        {InstanceMethod("openLog", &PoolWrap::OpenLog),
                         InstanceMethod("writeFileAtomic", &PoolWrap::WriteFileAtomic),
+                        InstanceMethod("lockFile", &PoolWrap::LockFile),
+                        InstanceMethod("unlockFile", &PoolWrap::UnlockFile),
                         InstanceMethod("close", &PoolWrap::Close),
                         InstanceAccessor("threads", &PoolWrap::Threads, nullptr)});
   }
@@ -173,7 +177,13 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
     shut_down_ = true;
     closed_ = true;
     if (pool_) pool_->stop();
+    ReleaseLocks();
     tsfn_.Release();
+  }
+
+  void ReleaseLocks() {
+    for (int64_t fd : locked_fds_) ::close(static_cast<int>(fd));
+    locked_fds_.clear();
   }
 
   Napi::Value Threads(const Napi::CallbackInfo& info) {
@@ -182,6 +192,19 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
 
   Napi::Value OpenLog(const Napi::CallbackInfo& info);
   Napi::Value WriteFileAtomic(const Napi::CallbackInfo& info);
+  Napi::Value LockFile(const Napi::CallbackInfo& info);
+
+  // Releases a lock taken by lockFile (closing its descriptor drops the flock).
+  Napi::Value UnlockFile(const Napi::CallbackInfo& info) {
+    int64_t fd = info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : -1;
+    auto it = std::find(locked_fds_.begin(), locked_fds_.end(), fd);
+    if (it != locked_fds_.end()) {
+      ::close(static_cast<int>(fd));
+      locked_fds_.erase(it);
+    }
+    return info.Env().Undefined();
+  }
+
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -189,6 +212,7 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
       closed_ = true;
       pool_->stop();  // runs what was queued
       Drain(env);
+      ReleaseLocks();
       shut_down_ = true;
       tsfn_.Release();
     }
@@ -202,6 +226,8 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
   bool shut_down_ = false;
   Napi::Env::CleanupHook<std::function<void()>> cleanup_hook_;
   bool cleanup_hook_ran_ = false;
+  // Descriptors holding directory locks; only these may be closed by unlockFile.
+  std::vector<int64_t> locked_fds_;
 };
 
 class RegionWrap : public Napi::ObjectWrap<RegionWrap> {
@@ -561,6 +587,44 @@ Napi::Value PoolWrap::WriteFileAtomic(const Napi::CallbackInfo& info) {
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || ::fsync(dfd) != 0) t->status = storage_error("fsync directory " + dir, errno);
     if (dfd >= 0) ::close(dfd);
+  };
+  Napi::Promise promise = t->deferred.Promise();
+  Submit(env, AssignThread(), std::move(task));
+  return promise;
+}
+
+// Kafka's `.lock` in a log directory: an exclusive flock held for as long as
+// the directory is open, so that a second process fails fast instead of
+// writing the same files.
+Napi::Value PoolWrap::LockFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "path must be a string");
+  std::string path = info[0].As<Napi::String>();
+  auto task = std::make_unique<PromiseTask>(env);
+  PromiseTask* t = task.get();
+  t->keep_alive.push_back(Napi::Persistent(info.This()));
+  auto fd = std::make_shared<int>(-1);
+  t->work = [t, path, fd] {
+    int f = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (f < 0) {
+      t->status = storage_error("open " + path, errno);
+      return;
+    }
+    if (::flock(f, LOCK_EX | LOCK_NB) != 0) {
+      int saved = errno;
+      ::close(f);
+      t->status = saved == EWOULDBLOCK
+                      ? Status::Error(KafkaError::kKafkaStorageError,
+                                      "Failed to acquire lock on " + path +
+                                          ": another process (or another LogManager in this one) is using this directory")
+                      : storage_error("lock " + path, saved);
+      return;
+    }
+    *fd = f;
+  };
+  t->result = [this, fd](Napi::Env env) {
+    locked_fds_.push_back(*fd);
+    return Napi::Number::New(env, *fd);
   };
   Napi::Promise promise = t->deferred.Promise();
   Submit(env, AssignThread(), std::move(task));

@@ -74,6 +74,9 @@ export interface NativeIoPool {
     clean: boolean,
   ): Promise<NativeLog>;
   writeFileAtomic(path: string, contents: Uint8Array): Promise<void>;
+  /** Takes an exclusive flock on `path` (created if absent); resolves to the descriptor holding it. */
+  lockFile(path: string): Promise<number>;
+  unlockFile(fd: number): void;
   close(): void;
   readonly threads: number;
 }

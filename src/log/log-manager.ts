@@ -1,5 +1,6 @@
 // LogManager: many partition logs under one log directory, Kafka's layout:
 //
+//   <dir>/.lock                             exclusive flock while open: a second process fails fast
 //   <dir>/.kafka_cleanshutdown              present only after a clean close
 //   <dir>/recovery-point-offset-checkpoint  per partition: offset below which data is fsynced
 //   <dir>/log-start-offset-checkpoint       per partition: first readable offset
@@ -15,12 +16,15 @@
 import { access, mkdir, open as openFile, readdir, rm, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
+import { toLogError } from '../errors.js';
 import { native, type NativeIoPool } from '../native.js';
 import { formatCheckpoint, partitionDirName, readCheckpoint, type PartitionKey } from './checkpoint.js';
 import { resolveLogConfig, toNativeConfig, type LogConfig, type LogConfigInput } from './config.js';
 import { Log } from './log.js';
 
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
+/** Kafka's lock file: held (flock) while a process has the directory open. */
+export const LOCK_FILE = '.lock';
 export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-offset-checkpoint';
 export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
 
@@ -75,6 +79,7 @@ export class LogManager {
   #checkpointTimer: NodeJS.Timeout;
   #closed = false;
   #closeWhenEmpty: boolean;
+  #lockFd: number;
   #closing: Promise<void> | undefined;
   #checkpointChain: Promise<void> = Promise.resolve();
 
@@ -87,7 +92,9 @@ export class LogManager {
     logStartOffsets: Map<string, number>,
     checkpointIntervalMs: number,
     closeWhenEmpty: boolean,
+    lockFd: number,
   ) {
+    this.#lockFd = lockFd;
     this.#closeWhenEmpty = closeWhenEmpty;
     this.dir = dir;
     this.previousShutdownClean = clean;
@@ -115,16 +122,27 @@ export class LogManager {
     const defaultConfig = resolveLogConfig(options.defaultConfig ?? {});
     const root = resolve(dir);
     await mkdir(root, { recursive: true });
-    const markerPath = join(root, CLEAN_SHUTDOWN_FILE);
-    const clean = await exists(markerPath);
-    const recoveryPoints = await readCheckpoint(join(root, RECOVERY_POINT_CHECKPOINT_FILE));
-    const logStartOffsets = await readCheckpoint(join(root, LOG_START_OFFSET_CHECKPOINT_FILE));
-    if (clean) {
-      // From here on the directory is in use: a crash must not look clean.
-      await unlink(markerPath);
-      await syncDirectory(root);
-    }
     const pool = new native.IoPool(ioThreads);
+    let lockFd: number;
+    let clean: boolean;
+    let recoveryPoints: Map<string, number>;
+    let logStartOffsets: Map<string, number>;
+    try {
+      // Before anything is read: another process writing here would corrupt both.
+      lockFd = await pool.lockFile(join(root, LOCK_FILE));
+      const markerPath = join(root, CLEAN_SHUTDOWN_FILE);
+      clean = await exists(markerPath);
+      recoveryPoints = await readCheckpoint(join(root, RECOVERY_POINT_CHECKPOINT_FILE));
+      logStartOffsets = await readCheckpoint(join(root, LOG_START_OFFSET_CHECKPOINT_FILE));
+      if (clean) {
+        // From here on the directory is in use: a crash must not look clean.
+        await unlink(markerPath);
+        await syncDirectory(root);
+      }
+    } catch (error) {
+      pool.close(); // closing the pool also releases a lock it took
+      throw toLogError(error);
+    }
     return new LogManager(
       root,
       clean,
@@ -134,6 +152,7 @@ export class LogManager {
       logStartOffsets,
       checkpointIntervalMs,
       options.closeWhenEmpty === true,
+      lockFd,
     );
   }
 
@@ -256,6 +275,7 @@ export class LogManager {
         await this.#pool.writeFileAtomic(join(this.dir, CLEAN_SHUTDOWN_FILE), Buffer.alloc(0));
       }
     } finally {
+      this.#pool.unlockFile(this.#lockFd);
       this.#pool.close();
     }
     if (failed.length > 0) {
