@@ -78,7 +78,8 @@ describe('gregor CLI', () => {
     const producer = await execFileAsync('sh', ['-c', `printf 'k1:v1\\nk2:v2\\n' | kcat -b ${broker.bootstrapServers} -P -t cli-d -K: -p 0`]);
     expect(producer.stderr).toBe('');
     const dump = (await gregor('dump-log', '--files', join(dir, 'cli-d-0', '00000000000000000000.log'), '--print-data-log')).stdout;
-    expect(dump).toContain('baseOffset: 0 lastOffset: 1 count: 2');
+    // kcat may send the two records in one batch or two, depending on timing.
+    expect(dump).toMatch(/baseOffset: 0 lastOffset: (0 count: 1|1 count: 2) /);
     expect(dump).toContain('crcValid: true');
     expect(dump).toContain('| offset: 1');
     expect(dump).toContain('key: k2 payload: v2');
