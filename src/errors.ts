@@ -1,14 +1,16 @@
 // Errors the storage engine reports. Each carries the Kafka error code a
 // broker would send for it, so callers branch on `code`, not on messages.
 
-/** Kafka protocol error codes the storage engine produces. */
+import { ErrorCode } from './protocol/error-codes.js';
+
+/** Kafka protocol error codes the storage engine produces (a subset of ErrorCode). */
 export const StorageErrorCodes = {
-  OFFSET_OUT_OF_RANGE: 1,
-  CORRUPT_MESSAGE: 2,
-  MESSAGE_TOO_LARGE: 10,
-  RECORD_LIST_TOO_LARGE: 18,
-  KAFKA_STORAGE_ERROR: 56,
-  INVALID_RECORD: 87,
+  OFFSET_OUT_OF_RANGE: ErrorCode.OFFSET_OUT_OF_RANGE,
+  CORRUPT_MESSAGE: ErrorCode.CORRUPT_MESSAGE,
+  MESSAGE_TOO_LARGE: ErrorCode.MESSAGE_TOO_LARGE,
+  RECORD_LIST_TOO_LARGE: ErrorCode.RECORD_LIST_TOO_LARGE,
+  KAFKA_STORAGE_ERROR: ErrorCode.KAFKA_STORAGE_ERROR,
+  INVALID_RECORD: ErrorCode.INVALID_RECORD,
 } as const;
 
 export type StorageErrorName = keyof typeof StorageErrorCodes | 'LOG_CLOSED' | 'INVALID_ARGUMENT';

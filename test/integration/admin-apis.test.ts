@@ -5,9 +5,7 @@
 // by a raw client over the generated codecs. One broker serves the file; the
 // last test restarts it on the same directory.
 import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,8 +13,8 @@ import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startBroker, type RunningBroker } from '../../src/index.js';
+import { WireClient } from '../../src/client/wire-client.js';
 import { TOPIC_CONFIG_KEYS } from '../../src/cluster/topic-configs.js';
-import { encodeRequestFrame, responseHeaderVersion } from '../../src/protocol/frame.js';
 import {
   AlterConfigsApi,
   ApiVersionsApi,
@@ -27,9 +25,8 @@ import {
   IncrementalAlterConfigsApi,
   CreatePartitionsApi,
 } from '../../src/protocol/generated/index.js';
-import { readResponseHeader } from '../../src/protocol/generated/headers.js';
 import type { ApiSpec } from '../../src/protocol/schema.js';
-import { Reader, type Init } from '../../src/protocol/wire.js';
+import { type Init } from '../../src/protocol/wire.js';
 
 const run = promisify(execFile);
 const PYTHON = '/usr/bin/python3';
@@ -42,6 +39,16 @@ const DYNAMIC_DEFAULT_BROKER_CONFIG = 3;
 const DEFAULT_CONFIG = 5;
 const INVALID_CONFIG = 40;
 const INVALID_REQUEST = 42;
+
+/** One request on a fresh connection, through Gregor's own wire client. */
+async function requestOnce<Req, Res>(bootstrap: string, api: ApiSpec<Req, Res>, version: number, body: Init<Req>): Promise<Res> {
+  const client = await WireClient.connect(bootstrap, 'admin-apis-test');
+  try {
+    return await client.request(api, version, body);
+  } finally {
+    client.close();
+  }
+}
 
 describe('admin APIs against one broker', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gregor-admin-'));
@@ -61,26 +68,7 @@ describe('admin APIs against one broker', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** One request on a fresh connection, decoded with the generated codecs. */
-  async function raw<Req, Res>(api: ApiSpec<Req, Res>, version: number, body: Init<Req>): Promise<Res> {
-    const socket = net.connect({ host: broker.host, port: broker.port });
-    await once(socket, 'connect');
-    try {
-      socket.write(Buffer.concat(encodeRequestFrame(api, version, 7, 'admin-apis-test', body)));
-      let received = Buffer.alloc(0);
-      const complete = () => received.length >= 4 && received.length >= 4 + received.readInt32BE(0);
-      for await (const chunk of socket) {
-        received = Buffer.concat([received, chunk as Buffer]);
-        if (complete()) break;
-      }
-      if (!complete()) throw new Error(`${api.name} v${version}: the broker closed the connection without answering`);
-      const reader = new Reader(received.subarray(4, 4 + received.readInt32BE(0)));
-      expect(readResponseHeader(reader, responseHeaderVersion(api.apiKey, version)).correlationId).toBe(7);
-      return api.response.read(reader, version);
-    } finally {
-      socket.destroy();
-    }
-  }
+  const raw = <Req, Res>(api: ApiSpec<Req, Res>, version: number, body: Init<Req>) => requestOnce(broker.bootstrapServers, api, version, body);
 
   async function withAdmin<T>(fn: (admin: Admin, kafka: Kafka) => Promise<T>): Promise<T> {
     const kafka = new Kafka({ clientId: 'admin-apis-test', brokers: [broker.bootstrapServers], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
@@ -617,25 +605,7 @@ describe('dynamic broker configs', () => {
     }
   }
 
-  async function raw<Req, Res>(api: ApiSpec<Req, Res>, version: number, body: Init<Req>): Promise<Res> {
-    const socket = net.connect({ host: broker.host, port: broker.port });
-    await once(socket, 'connect');
-    try {
-      socket.write(Buffer.concat(encodeRequestFrame(api, version, 9, 'dynamic-configs-test', body)));
-      let received = Buffer.alloc(0);
-      const complete = () => received.length >= 4 && received.length >= 4 + received.readInt32BE(0);
-      for await (const chunk of socket) {
-        received = Buffer.concat([received, chunk as Buffer]);
-        if (complete()) break;
-      }
-      if (!complete()) throw new Error(`${api.name} v${version}: no answer`);
-      const reader = new Reader(received.subarray(4, 4 + received.readInt32BE(0)));
-      readResponseHeader(reader, responseHeaderVersion(api.apiKey, version));
-      return api.response.read(reader, version);
-    } finally {
-      socket.destroy();
-    }
-  }
+  const raw = <Req, Res>(api: ApiSpec<Req, Res>, version: number, body: Init<Req>) => requestOnce(broker.bootstrapServers, api, version, body);
 
   async function describeConfigs(resourceType: number, resourceName: string) {
     const response = await raw(DescribeConfigsApi, 4, { resources: [{ resourceType, resourceName, configurationKeys: null }], includeSynonyms: true });

@@ -2,52 +2,13 @@
 // session is created with epoch 0, later requests carry only changes, and
 // responses only partitions with something new.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { encodeRecordBatch, startBroker, type RunningBroker } from '../../src/index.js';
-import { encodeRequestFrame, responseHeaderVersion } from '../../src/protocol/frame.js';
-import { readResponseHeader } from '../../src/protocol/generated/headers.js';
+import { WireClient } from '../../src/client/wire-client.js';
 import { CreateTopicsApi, FetchApi, ProduceApi, type FetchResponse } from '../../src/protocol/generated/index.js';
-import { Reader, type Init } from '../../src/protocol/wire.js';
-import type { ApiSpec } from '../../src/protocol/schema.js';
-
-/** One connection; requests are sent one at a time and their responses decoded. */
-class WireClient {
-  #socket: Socket;
-  #buffer = Buffer.alloc(0);
-  #waiting: ((frame: Buffer) => void) | undefined;
-  #correlation = 0;
-  constructor(port: number) {
-    this.#socket = connect(port, '127.0.0.1');
-    this.#socket.on('data', (chunk: Buffer) => {
-      this.#buffer = Buffer.concat([this.#buffer, chunk]);
-      if (this.#buffer.length >= 4 && this.#buffer.length >= 4 + this.#buffer.readInt32BE(0)) {
-        const size = this.#buffer.readInt32BE(0);
-        const frame = this.#buffer.subarray(4, 4 + size);
-        this.#buffer = this.#buffer.subarray(4 + size);
-        this.#waiting?.(frame);
-      }
-    });
-  }
-  request<Req, Res>(api: ApiSpec<Req, Res>, version: number, body: Init<Req>): Promise<Res> {
-    const correlationId = ++this.#correlation;
-    return new Promise((resolve) => {
-      this.#waiting = (frame) => {
-        const reader = new Reader(frame);
-        const header = readResponseHeader(reader, responseHeaderVersion(api.apiKey, version));
-        expect(header.correlationId).toBe(correlationId);
-        resolve(api.response.read(reader, version));
-      };
-      for (const part of encodeRequestFrame(api, version, correlationId, 'session-test', body as never)) this.#socket.write(part);
-    });
-  }
-  close(): void {
-    this.#socket.destroy();
-  }
-}
 
 describe('fetch sessions', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gregor-sessions-'));
@@ -57,7 +18,7 @@ describe('fetch sessions', () => {
 
   beforeAll(async () => {
     broker = await startBroker({ overrides: { 'log.dirs': dir, listeners: 'PLAINTEXT://127.0.0.1:0', 'num.partitions': 2, 'num.io.threads': 1 } });
-    client = new WireClient(broker.port);
+    client = await WireClient.connect(broker.bootstrapServers, 'session-test');
   });
   afterAll(async () => {
     client?.close();
