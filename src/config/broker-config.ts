@@ -56,6 +56,16 @@ export const BROKER_KEYS: Record<string, KeySpec> = {
   'log.retention.ms': { kind: 'long', min: -1, doc: 'Retention by time in ms (-1: forever)' },
   'log.retention.bytes': { kind: 'long', default: '-1', min: -1, doc: 'Retention by size per partition (-1: unlimited)' },
   'log.retention.check.interval.ms': { kind: 'long', default: '300000', min: 1, doc: 'How often retention runs' },
+  'offsets.topic.num.partitions': { kind: 'int', default: '50', min: 1, doc: 'Partitions of __consumer_offsets (fixed once the topic exists)' },
+  'offsets.topic.replication.factor': { kind: 'int', default: '3', min: 1, doc: 'Replication factor of __consumer_offsets (one node: created with 1)' },
+  'offsets.topic.segment.bytes': { kind: 'int', default: '104857600', min: 1, doc: 'Segment size of __consumer_offsets' },
+  'offsets.retention.minutes': { kind: 'int', default: '10080', min: 1, doc: 'Committed offsets of an empty group expire after this long' },
+  'offsets.retention.check.interval.ms': { kind: 'long', default: '600000', min: 1, doc: 'How often expired offsets are removed' },
+  'offset.metadata.max.bytes': { kind: 'int', default: '4096', min: 0, doc: 'Longest metadata string an offset commit may carry' },
+  'group.min.session.timeout.ms': { kind: 'int', default: '6000', min: 0, doc: 'Smallest session timeout a member may ask for' },
+  'group.max.session.timeout.ms': { kind: 'int', default: '1800000', min: 0, doc: 'Largest session timeout a member may ask for' },
+  'group.initial.rebalance.delay.ms': { kind: 'int', default: '3000', min: 0, doc: 'How long the first rebalance of an empty group waits for more members' },
+  'group.max.size': { kind: 'int', default: String(INT_MAX), min: 1, doc: 'Most members a group may have' },
 };
 
 /**
@@ -117,9 +127,23 @@ export interface BrokerConfig {
   readonly defaultReplicationFactor: number;
   readonly autoCreateTopics: boolean;
   readonly checkpointIntervalMs: number;
+  /** The group coordinator's settings (group.* and offsets.* keys). */
+  readonly groups: GroupCoordinatorConfig;
   /** Topic config defaults derived from the broker's log.* keys. */
   readonly topicDefaults: LogConfigInput;
   readonly warnings: string[];
+}
+
+export interface GroupCoordinatorConfig {
+  readonly offsetsTopicPartitions: number;
+  readonly offsetsTopicSegmentBytes: number;
+  readonly offsetsRetentionMs: number;
+  readonly offsetsRetentionCheckIntervalMs: number;
+  readonly offsetMetadataMaxBytes: number;
+  readonly minSessionTimeoutMs: number;
+  readonly maxSessionTimeoutMs: number;
+  readonly initialRebalanceDelayMs: number;
+  readonly maxSize: number;
 }
 
 export interface Listener {
@@ -264,6 +288,17 @@ export function resolveBrokerConfig(...sources: ReadonlyMap<string, string>[]): 
     defaultReplicationFactor: num('default.replication.factor'),
     autoCreateTopics: get('auto.create.topics.enable') === 'true',
     checkpointIntervalMs: Math.max(1, num('log.flush.offset.checkpoint.interval.ms')),
+    groups: {
+      offsetsTopicPartitions: num('offsets.topic.num.partitions'),
+      offsetsTopicSegmentBytes: num('offsets.topic.segment.bytes'),
+      offsetsRetentionMs: num('offsets.retention.minutes') * 60_000,
+      offsetsRetentionCheckIntervalMs: num('offsets.retention.check.interval.ms'),
+      offsetMetadataMaxBytes: num('offset.metadata.max.bytes'),
+      minSessionTimeoutMs: num('group.min.session.timeout.ms'),
+      maxSessionTimeoutMs: num('group.max.session.timeout.ms'),
+      initialRebalanceDelayMs: num('group.initial.rebalance.delay.ms'),
+      maxSize: num('group.max.size'),
+    },
     topicDefaults,
     warnings,
   };

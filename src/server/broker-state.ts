@@ -10,6 +10,7 @@ import type { LogManager } from '../log/log-manager.js';
 import { formatPartitionMetadata, topicNameError, type TopicRecord, type TopicStore } from '../cluster/topic-store.js';
 import { join } from 'node:path';
 import { FetchSessionCache } from './fetch-sessions.js';
+import type { GroupCoordinator } from '../groups/group-coordinator.js';
 
 /** Kafka caps partitions per CreateTopics/CreatePartitions request at this. */
 export const PARTITIONS_PER_TOPIC_MAX = 100_000;
@@ -23,6 +24,8 @@ export type DynamicScope = 'broker' | 'default';
 export class BrokerState {
   readonly clusterId: string;
   readonly fetchSessions = new FetchSessionCache();
+  /** The group coordinator (set by startBroker once the state exists). */
+  groups!: GroupCoordinator;
   #waiters = new Set<() => void>();
   #partitions = new Map<string, Log[]>();
   /** server.properties and overrides, as the broker started with them. */
@@ -180,6 +183,7 @@ export class BrokerState {
     this.#partitions.delete(name);
     for (let p = 0; p < logs.length; p++) await this.logs.deleteLog({ topic: name, partition: p });
     this.wakeFetchers();
+    await this.groups?.onTopicDeleted(name);
     return topic;
   }
 
@@ -190,6 +194,11 @@ export class BrokerState {
     const run = this.#topicChain.then(change);
     this.#topicChain = run.catch(() => undefined);
     return run;
+  }
+
+  /** Resolves once the topic changes queued so far are done (their logs open or removed). */
+  async topicChangesSettled(): Promise<void> {
+    await this.#topicChain;
   }
 
   createTopic(name: string, partitions: number, replicationFactor: number, configs: Record<string, string>): Promise<TopicRecord> {

@@ -13,6 +13,7 @@ import { LogManager } from '../log/log-manager.js';
 import { Logger } from '../observability/logger.js';
 import { RequestMetrics, type ApiMetricsSnapshot } from '../observability/metrics.js';
 import { BrokerState } from './broker-state.js';
+import { GroupCoordinator } from '../groups/group-coordinator.js';
 import { NetServer } from './native-net.js';
 import { RequestRouter } from './request-router.js';
 
@@ -77,6 +78,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     // Dynamic broker configs (AlterConfigs on a BROKER resource) apply over the static ones.
     await state.loadDynamicConfigs();
     await state.openAll();
+    const groups = new GroupCoordinator(state, logger);
+    state.groups = groups;
 
     const metrics = new RequestMetrics();
     const listener = config.listeners[0]!;
@@ -96,6 +99,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     );
     router = new RequestRouter(state, net, logger, metrics);
     const address = await net.listen();
+    // Group requests answer COORDINATOR_LOAD_IN_PROGRESS until the groups are read back.
+    try {
+      await groups.load();
+    } catch (error) {
+      groups.shutdown();
+      await net.stop();
+      throw error;
+    }
     // With port 0 the advertised address follows the bound port.
     const advertised = config.advertisedListeners[0]!;
     if (advertised.port === 0) advertised.port = address.port;
@@ -121,6 +132,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
           logger.info('Gregor broker shutting down');
           // Stop reading new requests first, answer what is in flight, then close.
           const netStopped = net.stop();
+          // JoinGroup/SyncGroup requests waiting on a rebalance are answered NOT_COORDINATOR.
+          groups.shutdown();
           await router!.drain();
           await netStopped;
           await logs.close();

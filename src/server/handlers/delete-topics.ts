@@ -2,10 +2,13 @@
 //
 // By name (all versions) or by topic id (v6+). The topic's partition logs
 // and their directories are removed; its name can be reused at once.
-// UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID for topics that do not exist.
+// UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID for topics that do not exist;
+// __consumer_offsets (the group coordinator's state) cannot be deleted.
+// Offsets groups committed for a deleted topic are removed with it.
 import { DeleteTopicsApi } from '../../protocol/generated/index.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { ZERO_UUID } from '../../protocol/wire.js';
+import { OFFSETS_TOPIC } from '../../groups/offsets-topic.js';
 import { defineHandler } from './types.js';
 
 export const deleteTopicsHandler = defineHandler({
@@ -24,6 +27,15 @@ export const deleteTopicsHandler = defineHandler({
           topicId: w.topicId,
           errorCode: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
           errorMessage: byId ? 'This server does not host this topic ID.' : 'This server does not host this topic-partition.',
+        });
+        continue;
+      }
+      if (topic.name === OFFSETS_TOPIC) {
+        responses.push({
+          name: topic.name,
+          topicId: topic.id.toString('base64url'),
+          errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION,
+          errorMessage: `${OFFSETS_TOPIC} holds the consumer groups' state and cannot be deleted`,
         });
         continue;
       }

@@ -13,6 +13,7 @@ import type { Init } from '../../protocol/wire.js';
 import type { TopicRecord } from '../../cluster/topic-store.js';
 import { topicNameError } from '../../cluster/topic-store.js';
 import { ZERO_UUID } from '../../protocol/wire.js';
+import { OFFSETS_TOPIC } from '../../groups/offsets-topic.js';
 import { defineHandler } from './types.js';
 
 function describe(topic: TopicRecord, nodeId: number): Init<MetadataResponseTopic> {
@@ -20,7 +21,7 @@ function describe(topic: TopicRecord, nodeId: number): Init<MetadataResponseTopi
     errorCode: ErrorCode.NONE,
     name: topic.name,
     topicId: topic.id.toString('base64url'),
-    isInternal: topic.name.startsWith('__'),
+    isInternal: topic.name === OFFSETS_TOPIC || topic.name === '__transaction_state',
     partitions: Array.from({ length: topic.partitions }, (_, p) => ({
       errorCode: ErrorCode.NONE,
       partitionIndex: p,
@@ -64,7 +65,13 @@ export const metadataHandler = defineHandler({
             }
             if (allowCreate) {
               try {
-                topic = await broker.createTopic(wanted.name, broker.config.numPartitions, broker.config.defaultReplicationFactor, {});
+                if (wanted.name === OFFSETS_TOPIC) {
+                  // Created as the group coordinator needs it, compacted, with offsets.topic.num.partitions.
+                  await broker.groups.ensureOffsetsTopic();
+                  topic = broker.topics.get(OFFSETS_TOPIC);
+                } else {
+                  topic = await broker.createTopic(wanted.name, broker.config.numPartitions, broker.config.defaultReplicationFactor, {});
+                }
               } catch {
                 topic = broker.topics.get(wanted.name); // created concurrently by another request
               }

@@ -6,11 +6,13 @@
 // INVALID_RECORD. The storage engine validates the batch (CRC, lengths,
 // record framing, max.message.bytes) and its error code goes back per
 // partition, with the message in errorMessage (v8+).
+// Clients cannot write to __consumer_offsets (INVALID_TOPIC_EXCEPTION).
 // Omitted for now: idempotence/transaction checks (producer id and sequence
 // numbers are stored but not verified), throttling.
 import { ProduceApi, type ProduceResponsePartitionProduceResponse, type ProduceResponseTopicProduceResponse } from '../../protocol/generated/index.js';
 import { ErrorCode, errorCodeOf } from '../../protocol/error-codes.js';
 import type { Init } from '../../protocol/wire.js';
+import { OFFSETS_TOPIC } from '../../groups/offsets-topic.js';
 import { NO_RESPONSE, defineHandler } from './types.js';
 
 const BATCH_HEADER_BYTES = 61;
@@ -43,6 +45,7 @@ export const produceHandler = defineHandler({
               errorMessage,
             });
             if (invalidAcks) return fail(ErrorCode.INVALID_REQUIRED_ACKS);
+            if (topic.name === OFFSETS_TOPIC) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${OFFSETS_TOPIC}`);
             const log = broker.log(topic.name, partition.index);
             if (!log) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
             const records = partition.records;
