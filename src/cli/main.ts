@@ -13,6 +13,7 @@ import { startBroker } from '../server/broker.js';
 import { UsageError } from './args.js';
 import { brokerApiVersionsCommand } from './broker-api-versions.js';
 import { configsCommand } from './configs.js';
+import { consumerGroupsCommand } from './consumer-groups.js';
 import { dumpLogCommand } from './dump-log.js';
 import { topicsCommand } from './topics.js';
 
@@ -22,6 +23,10 @@ const USAGE = `usage:
   gregor topics --bootstrap-server host:port --list | --describe [--topic T] | --alter --topic T --partitions N | --delete --topic T
   gregor configs --bootstrap-server host:port --entity-type topics|brokers --entity-name N --describe [--all]
   gregor configs --bootstrap-server host:port --entity-type topics --entity-name T --alter [--add-config k=v,...] [--delete-config k,...]
+  gregor consumer-groups --bootstrap-server host:port --list [--state [S,...]]
+  gregor consumer-groups --bootstrap-server host:port --describe --group G|--all-groups [--offsets|--members [--verbose]|--state]
+  gregor consumer-groups --bootstrap-server host:port --reset-offsets --group G --topic T[:P,...]|--all-topics --to-earliest|--to-latest|--to-current|--to-offset N|--shift-by N|--to-datetime YYYY-MM-DDTHH:mm:SS.sss|--by-duration PnDTnHnMnS [--dry-run|--execute]
+  gregor consumer-groups --bootstrap-server host:port --delete --group G | --delete-offsets --group G --topic T[:P,...]
   gregor broker-api-versions --bootstrap-server host:port
   gregor dump-log --files 00000000000000000000.log[,...] [--print-data-log]`;
 
@@ -81,6 +86,9 @@ async function main(): Promise<void> {
       break;
     case 'configs':
       await configsCommand(args, print);
+      break;
+    case 'consumer-groups':
+      await consumerGroupsCommand(args, print);
       break;
     case 'broker-api-versions':
       await brokerApiVersionsCommand(args, print);
