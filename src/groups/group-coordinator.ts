@@ -974,7 +974,12 @@ export class GroupCoordinator {
         }
       }
       const deleteGroup = group.state === 'Empty' && expired.length === this.#offsetCount(group);
-      if (expired.length === 0 && !(deleteGroup && group.protocolType !== null)) continue;
+      if (deleteGroup && expired.length === 0 && group.protocolType === null && group.pendingMembers.size === 0) {
+        // Nothing of it was ever written (a commit whose partitions all failed).
+        this.#groups.delete(group.groupId);
+        continue;
+      }
+      if (expired.length === 0 && !deleteGroup) continue;
       const records = expired.map((e) => offsetCommitRecord(group.groupId, e.topic, e.partition, null, now));
       if (deleteGroup) records.push(groupMetadataRecord(group.groupId, null, now));
       try {
