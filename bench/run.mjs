@@ -1,8 +1,9 @@
 // Runs the benchmark suite and prints a markdown report.
 //
 //   npm run build && npm --prefix bench install     (once: the addon, dist/, and the stores to compare with)
-//   node bench/run.mjs                              everything (~10 minutes)
+//   node bench/run.mjs                              everything (~12.5 minutes)
 //   node bench/run.mjs appends durable              only those parts (the machine limits are measured too)
+//   node bench/run.mjs groups                       consumer groups against a broker child process (no dd limits needed)
 //   node bench/run.mjs --list                       the parts
 //
 // The report also goes to bench/results/run-<time>.md, with the raw numbers in
@@ -13,6 +14,7 @@ import { mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { compareMarkdown, benchCompare } from './compare.mjs';
+import { benchGroups, groupsMarkdown } from './groups.mjs';
 import { describeMachine, loadAverage, machineMarkdown, measureMachine } from './machine.mjs';
 import { benchMicro, microMarkdown } from './micro/codec.mjs';
 import { benchCrc32c, benchValidate, benchWritePath, crc32cMarkdown, haveCompiler, validateMarkdown, writePathMarkdown } from './native.mjs';
@@ -30,6 +32,7 @@ const PARTS = {
   validate: "C++: what the append path's batch validation costs per record",
   crc32c: 'C++: bench/native/crc32c_bench.cc',
   micro: 'tinybench: encode/decode, crc32c via N-API, single-call round trips',
+  groups: 'consumer groups on a broker child process: join to stable (1/10/50 members), rebalances, kafkajs, OffsetCommit/OffsetFetch requests/s',
 };
 const NATIVE_PARTS = new Set(['write-path', 'validate', 'crc32c']);
 
@@ -46,7 +49,8 @@ if (unknown.length > 0) {
 }
 const selected = args.filter((a) => a in PARTS);
 const parts = selected.length > 0 ? selected : Object.keys(PARTS);
-const needsMachine = args.includes('machine') || parts.some((p) => !NATIVE_PARTS.has(p) && p !== 'micro');
+// The groups part measures its own limits (a trivial request's rate) in the same run.
+const needsMachine = args.includes('machine') || parts.some((p) => !NATIVE_PARTS.has(p) && p !== 'micro' && p !== 'groups');
 
 const startedAt = new Date();
 const report = [];
@@ -155,6 +159,13 @@ for (const part of parts) {
         const r = await benchMicro();
         raw.results.micro = r;
         return microMarkdown(r);
+      });
+      break;
+    case 'groups':
+      await section(part, 'Consumer groups', async () => {
+        const r = await benchGroups();
+        raw.results.groups = r;
+        return groupsMarkdown(r);
       });
       break;
   }
