@@ -53,11 +53,14 @@ export type OffsetsTopicRecord =
   | { kind: 'offset'; group: string; topic: string; partition: number; value: StoredOffset | null }
   | { kind: 'group'; group: string; value: GroupMetadataValue | null };
 
+/** Keys and values are small: a writer sized for them avoids a 1 KiB buffer per record. */
+const RECORD_WRITER_BYTES = 128;
+
 function versioned(version: number, write: (w: Writer) => void): Buffer {
-  const w = new Writer();
+  const w = new Writer(RECORD_WRITER_BYTES);
   w.int16(version);
   write(w);
-  return Buffer.concat(w.finish());
+  return w.toBuffer();
 }
 
 export function offsetCommitRecord(group: string, topic: string, partition: number, value: StoredOffset | null, timestamp: number): RecordInput {
