@@ -65,10 +65,15 @@ LogConfig parse_config(const Napi::Value& value) {
   c.flush_messages = config_field(o, "flushMessages", c.flush_messages);
   c.max_message_bytes = config_field(o, "maxMessageBytes", c.max_message_bytes);
   c.log_append_time = config_field(o, "logAppendTime", 0) != 0;
+  c.retention_ms = config_field(o, "retentionMs", c.retention_ms);
+  c.retention_bytes = config_field(o, "retentionBytes", c.retention_bytes);
+  c.delete_policy = config_field(o, "deletePolicy", 1) != 0;
+  c.file_delete_delay_ms = config_field(o, "fileDeleteDelayMs", c.file_delete_delay_ms);
   // The engine's hard limits; TypeScript reports violations with Kafka's wording.
   if (c.segment_bytes < 14 || c.segment_bytes > INT32_MAX) throw Napi::RangeError::New(value.Env(), "segmentBytes out of range");
   if (c.segment_index_bytes < 4) throw Napi::RangeError::New(value.Env(), "segmentIndexBytes out of range");
-  if (c.index_interval_bytes < 0 || c.flush_messages < 1 || c.max_message_bytes < 0 || c.segment_ms < 1) {
+  if (c.index_interval_bytes < 0 || c.flush_messages < 1 || c.max_message_bytes < 0 || c.segment_ms < 1 ||
+      c.file_delete_delay_ms < 0) {
     throw Napi::RangeError::New(value.Env(), "config value out of range");
   }
   return c;
@@ -276,6 +281,9 @@ class LogWrap : public Napi::ObjectWrap<LogWrap> {
          InstanceMethod("truncateTo", &LogWrap::TruncateTo),
          InstanceMethod("deleteRecordsBefore", &LogWrap::DeleteRecordsBefore),
          InstanceMethod("deleteOldestSegments", &LogWrap::DeleteOldestSegments),
+         InstanceMethod("deleteOldSegments", &LogWrap::DeleteOldSegments),
+         InstanceMethod("deleteExpiredFiles", &LogWrap::DeleteExpiredFiles),
+         InstanceMethod("setRollListener", &LogWrap::SetRollListener),
          InstanceMethod("roll", &LogWrap::Roll), InstanceMethod("flush", &LogWrap::Flush),
          InstanceMethod("segments", &LogWrap::Segments), InstanceMethod("setConfig", &LogWrap::SetConfig),
          InstanceMethod("close", &LogWrap::Close),
@@ -283,6 +291,7 @@ class LogWrap : public Napi::ObjectWrap<LogWrap> {
          InstanceAccessor("logEndOffset", &LogWrap::LogEndOffset, nullptr),
          InstanceAccessor("recoveryPoint", &LogWrap::RecoveryPoint, nullptr),
          InstanceAccessor("sizeBytes", &LogWrap::SizeBytes, nullptr),
+         InstanceAccessor("nextFileDeletionMs", &LogWrap::NextFileDeletionMs, nullptr),
          InstanceAccessor("recoveredTruncatedBytes", &LogWrap::RecoveredTruncatedBytes, nullptr)});
   }
 
@@ -326,13 +335,15 @@ class LogWrap : public Napi::ObjectWrap<LogWrap> {
       t->status = log->append(data, length, mode, wall_clock_ms(), result.get());
       if (t->status.ok() && (durable || result->needs_flush)) t->sync_log = log;
     };
-    t->result = [result](Napi::Env env) {
+    t->result = [this, result](Napi::Env env) {
       Napi::Object o = Napi::Object::New(env);
       o.Set("baseOffset", Napi::Number::New(env, static_cast<double>(result->base_offset)));
       o.Set("lastOffset", Napi::Number::New(env, static_cast<double>(result->last_offset)));
       o.Set("logAppendTime", Napi::Number::New(env, static_cast<double>(result->log_append_time_ms)));
       o.Set("recordCount", Napi::Number::New(env, static_cast<double>(result->record_count)));
       o.Set("batchCount", Napi::Number::New(env, static_cast<double>(result->batch_count)));
+      // The wrapper is alive: the task holds a reference to it until now.
+      if (result->rolled) NotifyRolled();
       return o;
     };
     return Run(info, std::move(owner));
@@ -431,7 +442,53 @@ class LogWrap : public Napi::ObjectWrap<LogWrap> {
   }
   Napi::Value DeleteRecordsBefore(const Napi::CallbackInfo& info) {
     int64_t offset = offset_arg(info, 0, "offset");
-    return RunSimple(info, [offset](PartitionLog& log) { return log.delete_records_before(offset); });
+    return RunSimple(info, [offset](PartitionLog& log) { return log.delete_records_before(offset, wall_clock_ms()); });
+  }
+  Napi::Value DeleteExpiredFiles(const Napi::CallbackInfo& info) {
+    return RunSimple(info, [](PartitionLog& log) { return log.delete_expired_files(wall_clock_ms()); });
+  }
+
+  // One retention pass; resolves to what it deleted.
+  Napi::Value DeleteOldSegments(const Napi::CallbackInfo& info) {
+    std::unique_ptr<PromiseTask> owner;
+    PromiseTask* t = NewTask(info, owner);
+    auto out = std::make_shared<RetentionResult>();
+    std::shared_ptr<PartitionLog> log = log_;
+    t->work = [t, log, out] { t->status = log->delete_old_segments(wall_clock_ms(), out.get()); };
+    t->result = [out](Napi::Env env) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("deletedSegments", Napi::Number::New(env, static_cast<double>(out->segments)));
+      o.Set("deletedBytes", Napi::Number::New(env, static_cast<double>(out->bytes)));
+      o.Set("belowLogStartOffset", Napi::Number::New(env, static_cast<double>(out->below_log_start)));
+      o.Set("bySize", Napi::Number::New(env, static_cast<double>(out->by_size)));
+      o.Set("byTime", Napi::Number::New(env, static_cast<double>(out->by_time)));
+      o.Set("rolled", Napi::Boolean::New(env, out->rolled));
+      return o;
+    };
+    return Run(info, std::move(owner));
+  }
+
+  // setRollListener(fn | null): fn() runs on the JavaScript thread when an
+  // append has started a new segment, before the append's Promise resolves.
+  Napi::Value SetRollListener(const Napi::CallbackInfo& info) {
+    if (info[0].IsFunction()) {
+      roll_listener_ = Napi::Persistent(info[0].As<Napi::Function>());
+    } else if (info[0].IsNull() || info[0].IsUndefined()) {
+      roll_listener_.Reset();
+    } else {
+      throw Napi::TypeError::New(info.Env(), "setRollListener takes a function or null");
+    }
+    return info.Env().Undefined();
+  }
+
+  void NotifyRolled() {
+    if (roll_listener_.IsEmpty()) return;
+    try {
+      roll_listener_.Call({});
+    } catch (const Napi::Error& e) {
+      // The append succeeded: a failing listener must not turn it into an error.
+      fprintf(stderr, "gregor: a roll listener threw: %s\n", e.Message().c_str());
+    }
   }
   Napi::Value Roll(const Napi::CallbackInfo& info) {
     return RunSimple(info, [](PartitionLog& log) { return log.roll(wall_clock_ms()); });
@@ -458,7 +515,9 @@ class LogWrap : public Napi::ObjectWrap<LogWrap> {
     PromiseTask* t = NewTask(info, owner);
     auto deleted = std::make_shared<size_t>(0);
     std::shared_ptr<PartitionLog> log = log_;
-    t->work = [t, log, count, deleted] { t->status = log->delete_oldest_segments(static_cast<size_t>(count), deleted.get()); };
+    t->work = [t, log, count, deleted] {
+      t->status = log->delete_oldest_segments(static_cast<size_t>(count), wall_clock_ms(), deleted.get());
+    };
     t->result = [deleted](Napi::Env env) { return Napi::Number::New(env, static_cast<double>(*deleted)); };
     return Run(info, std::move(owner));
   }
@@ -500,6 +559,9 @@ class LogWrap : public Napi::ObjectWrap<LogWrap> {
   Napi::Value SizeBytes(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(log_->size_bytes()));
   }
+  Napi::Value NextFileDeletionMs(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(log_->next_file_deletion_ms()));
+  }
   Napi::Value RecoveredTruncatedBytes(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(log_->recovered_truncated_bytes()));
   }
@@ -508,6 +570,7 @@ class LogWrap : public Napi::ObjectWrap<LogWrap> {
   PoolWrap* pool_ = nullptr;
   Napi::ObjectReference pool_ref_;
   size_t thread_ = 0;
+  Napi::FunctionReference roll_listener_;
 };
 
 Napi::Value PoolWrap::OpenLog(const Napi::CallbackInfo& info) {

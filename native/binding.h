@@ -13,9 +13,11 @@
 //     .append(buffer, keepOffsets, durable)  .read(offset, maxBytes)
 //     .readRegion(offset, maxBytes)  .offsetForTimestamp(ts)
 //     .offsetOfMaxTimestamp()  .truncateTo(offset)  .deleteRecordsBefore(offset)
-//     .deleteOldestSegments(count)  .roll()  .flush()  .segments()
-//     .setConfig(config)  .close(clean)
-//     getters: logStartOffset, logEndOffset, recoveryPoint, sizeBytes
+//     .deleteOldestSegments(count)  .deleteOldSegments() (retention)
+//     .deleteExpiredFiles()  .roll()  .flush()  .segments()
+//     .setConfig(config)  .setRollListener(fn)  .close(clean)
+//     getters: logStartOffset, logEndOffset, recoveryPoint, sizeBytes,
+//              nextFileDeletionMs
 //   FileRegion { fd, position, length, firstOffset, release() }
 //   new NetServer(options, onRequests)             the network layer: see net_binding.cc
 //

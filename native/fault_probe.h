@@ -17,6 +17,7 @@ enum class FaultProbe : int {
   kRoll,         // creating the next segment
   kTruncate,     // truncating a segment file
   kIndexTrim,    // trimming an index when its segment rolls or closes
+  kDelete,       // renaming or unlinking a segment that retention or DeleteRecords removes
   kCount,
 };
 

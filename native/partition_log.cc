@@ -221,7 +221,12 @@ Status PartitionLog::roll_to(int64_t base_offset, int64_t now_ms) {
   auto next = std::make_unique<Segment>(dir_, base_offset);
   Status s = next->create(sc, now_ms);
   if (!s.ok()) {
-    ::unlink((dir_ + "/" + segment_file_name(base_offset, ".log")).c_str());
+    // Whatever part was created goes (on a full disk, the indexes' blocks
+    // can fail after the files exist).
+    next.reset();
+    for (const char* suffix : {".log", ".index", ".timeindex"}) {
+      ::unlink((dir_ + "/" + segment_file_name(base_offset, suffix)).c_str());
+    }
     return s;
   }
   if (old.size_bytes() == 0) {
@@ -249,11 +254,12 @@ Status PartitionLog::roll(int64_t now_ms) {
 }
 
 Status PartitionLog::write_batches(const uint8_t* data, const PendingBatch* batches, size_t count,
-                                   uint64_t bytes, int64_t now_ms) {
+                                   uint64_t bytes, int64_t now_ms, bool* rolled) {
   if (should_roll(batches[0].header, batches[count - 1].header, bytes, now_ms)) {
     Status s = roll_to(batches[0].header.base_offset, now_ms);
     publish();
     if (!s.ok()) return s;
+    *rolled = true;
   }
   // Each batch's header is rewritten in scratch (offset, and for
   // LogAppendTime the timestamp, attributes and CRC); bodies go as they are.
@@ -354,6 +360,7 @@ Status PartitionLog::append(const uint8_t* data, size_t bytes, OffsetMode mode, 
   // 2. Write. A follower append whose offsets span more than one segment
   // can hold (2^31, compacted logs have gaps) is split at segment bounds.
   int64_t records = 0;
+  bool rolled = false;
   size_t group_begin = 0;
   while (group_begin < batches.size()) {
     size_t group_end = group_begin + 1;
@@ -363,7 +370,7 @@ Status PartitionLog::append(const uint8_t* data, size_t bytes, OffsetMode mode, 
       group_bytes += batches[group_end].header.size_bytes();
       ++group_end;
     }
-    Status s = write_batches(data, batches.data() + group_begin, group_end - group_begin, group_bytes, now_ms);
+    Status s = write_batches(data, batches.data() + group_begin, group_end - group_begin, group_bytes, now_ms, &rolled);
     if (!s.ok()) {
       if (group_begin > 0) {
         // Undo the groups already written: an append is all or nothing.
@@ -384,6 +391,7 @@ Status PartitionLog::append(const uint8_t* data, size_t bytes, OffsetMode mode, 
   result->record_count = records;
   result->batch_count = static_cast<int64_t>(batches.size());
   result->needs_flush = unflushed_messages_ >= config_.flush_messages;
+  result->rolled = rolled;
   return Status::Ok();
 }
 
@@ -550,7 +558,7 @@ Status PartitionLog::truncate_to(int64_t offset, int64_t now_ms) {
   return s;
 }
 
-Status PartitionLog::delete_records_before(int64_t offset) {
+Status PartitionLog::delete_records_before(int64_t offset, int64_t now_ms) {
   if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
   if (offset > log_end_offset() || offset < 0) {
     return Status::Error(KafkaError::kOffsetOutOfRange,
@@ -562,16 +570,23 @@ Status PartitionLog::delete_records_before(int64_t offset) {
   size_t removable = 0;
   while (removable + 1 < segments_.size() && segments_[removable + 1]->base_offset() <= offset) ++removable;
   size_t deleted = 0;
-  return delete_oldest_segments(removable, &deleted);
+  return delete_oldest_segments(removable, now_ms, &deleted);
 }
 
-Status PartitionLog::delete_oldest_segments(size_t count, size_t* deleted) {
+Status PartitionLog::delete_oldest_segments(size_t count, int64_t now_ms, size_t* deleted) {
   if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
   *deleted = 0;
   count = std::min(count, segments_.size() - 1);
+  bool delay = config_.file_delete_delay_ms > 0;
+  PendingDeletion pending;
+  pending.due_ms = config_.file_delete_delay_ms > INT64_MAX - now_ms ? INT64_MAX : now_ms + config_.file_delete_delay_ms;
   Status s;
   for (size_t i = 0; i < count; ++i) {
-    s = segments_[i]->remove();
+    if (GREGOR_FAULT(kDelete)) {
+      s = Status::Error(KafkaError::kKafkaStorageError, "injected fault: delete");
+      break;
+    }
+    s = delay ? segments_[i]->rename_to_deleted(&pending.paths) : segments_[i]->remove();
     if (!s.ok()) break;
     ++*deleted;
   }
@@ -581,8 +596,118 @@ Status PartitionLog::delete_oldest_segments(size_t count, size_t* deleted) {
     int64_t start = std::max(log_start_offset(), segments_.front()->base_offset());
     log_start_offset_.store(start, std::memory_order_release);
   }
+  if (!pending.paths.empty()) {
+    pending_deletions_.push_back(std::move(pending));
+    publish_next_file_deletion();
+  }
   publish();
   return s;
+}
+
+namespace {
+
+// Kafka's retention.ms test: the segment's largest timestamp (its file's
+// modification time if no batch has one) is more than retention.ms old.
+bool past_retention_ms(const Segment& segment, int64_t now_ms, int64_t retention_ms) {
+  int64_t largest = segment.max_timestamp() >= 0 ? segment.max_timestamp() : segment.last_modified_ms();
+  return largest < now_ms && static_cast<uint64_t>(now_ms) - static_cast<uint64_t>(largest) > static_cast<uint64_t>(retention_ms);
+}
+
+}  // namespace
+
+Status PartitionLog::delete_old_segments(int64_t now_ms, RetentionResult* result) {
+  if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
+  *result = RetentionResult{};
+  const size_t n = segments_.size();
+  // The active segment may go only if it holds something (it is rolled first).
+  auto deletable = [&](size_t i) { return i + 1 < n || segments_[i]->size_bytes() > 0; };
+  size_t count = 0;
+  // 1. Wholly below the log start offset (a DeleteRecords whose deletion failed).
+  int64_t start = log_start_offset();
+  while (count + 1 < n && segments_[count + 1]->base_offset() <= start) ++count;
+  result->below_log_start = count;
+  if (config_.delete_policy) {
+    // 2. retention.bytes: the oldest segments while the rest still hold that much.
+    if (config_.retention_bytes >= 0) {
+      uint64_t size = 0;
+      for (size_t i = count; i < n; ++i) size += segments_[i]->size_bytes();
+      uint64_t limit = static_cast<uint64_t>(config_.retention_bytes);
+      if (size >= limit) {
+        uint64_t excess = size - limit;
+        while (count < n && deletable(count) && segments_[count]->size_bytes() <= excess) {
+          excess -= segments_[count]->size_bytes();
+          ++count;
+          ++result->by_size;
+        }
+      }
+    }
+    // 3. retention.ms: the oldest segments whose newest record is too old.
+    if (config_.retention_ms >= 0) {
+      while (count < n && deletable(count) && past_retention_ms(*segments_[count], now_ms, config_.retention_ms)) {
+        ++count;
+        ++result->by_time;
+      }
+    }
+  }
+  if (count == 0) return Status::Ok();
+  Status roll_status;
+  if (count == n) {
+    // Everything, the active segment included, is past retention: roll so
+    // that the active segment can go too and the log continues at its end.
+    roll_status = roll_to(log_end_offset(), now_ms);
+    publish();
+    if (segments_.size() > n) {
+      result->rolled = true;  // (even if trimming the old segment's indexes failed: it goes anyway)
+    } else {
+      --count;  // keep the active segment; delete the rest (on a full disk, that frees room)
+      if (result->by_time > 0) --result->by_time; else if (result->by_size > 0) --result->by_size;
+    }
+  }
+  std::vector<uint64_t> sizes;
+  for (size_t i = 0; i < count; ++i) sizes.push_back(segments_[i]->size_bytes());
+  size_t deleted = 0;
+  Status s = delete_oldest_segments(count, now_ms, &deleted);
+  result->segments = deleted;
+  for (size_t i = 0; i < deleted; ++i) result->bytes += sizes[i];
+  if (deleted < count) {
+    // Stopped early: the reasons are counted in deletion order.
+    result->below_log_start = std::min(result->below_log_start, deleted);
+    result->by_size = std::min(result->by_size, deleted - result->below_log_start);
+    result->by_time = deleted - result->below_log_start - result->by_size;
+  }
+  if (!s.ok()) return s;
+  return roll_status;
+}
+
+void PartitionLog::publish_next_file_deletion() {
+  int64_t next = -1;
+  for (const PendingDeletion& p : pending_deletions_) {
+    if (next < 0 || p.due_ms < next) next = p.due_ms;
+  }
+  next_file_deletion_ms_.store(next, std::memory_order_release);
+}
+
+Status PartitionLog::unlink_due_files(int64_t now_ms) {
+  Status s;
+  std::vector<PendingDeletion> waiting;
+  for (PendingDeletion& p : pending_deletions_) {
+    if (p.due_ms > now_ms) {
+      waiting.push_back(std::move(p));
+      continue;
+    }
+    for (const std::string& path : p.paths) {
+      // A file that cannot be unlinked now is a leftover the next open removes.
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT && s.ok()) s = storage_error("unlink " + path, errno);
+    }
+  }
+  pending_deletions_ = std::move(waiting);
+  publish_next_file_deletion();
+  return s;
+}
+
+Status PartitionLog::delete_expired_files(int64_t now_ms) {
+  if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
+  return unlink_due_files(now_ms);
 }
 
 Status PartitionLog::flush() {
@@ -607,8 +732,11 @@ Status PartitionLog::close(bool flush_first) {
   if (flush_first && opened_) s = flush();
   if (s.ok() && opened_ && !segments_.empty()) s = active().close_active();
   segments_.clear();
+  // Nothing reads through the log any more (file regions keep their own
+  // descriptors): deleted segments need not wait for their delay.
+  Status unlinked = unlink_due_files(INT64_MAX);
   closed_ = true;
-  return s;
+  return s.ok() ? unlinked : s;
 }
 
 std::vector<SegmentInfo> PartitionLog::segments() const {

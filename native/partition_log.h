@@ -33,6 +33,10 @@ struct LogConfig {
   int64_t flush_messages = INT64_MAX;       // flush.messages
   int64_t max_message_bytes = 1048588;      // max.message.bytes
   bool log_append_time = false;             // message.timestamp.type=LogAppendTime
+  int64_t retention_ms = -1;                // retention.ms (negative: keep forever)
+  int64_t retention_bytes = -1;             // retention.bytes (negative: no limit)
+  bool delete_policy = true;                // cleanup.policy includes "delete"
+  int64_t file_delete_delay_ms = 60000;     // file.delete.delay.ms
 };
 
 struct AppendResult {
@@ -42,6 +46,17 @@ struct AppendResult {
   int64_t record_count = 0;
   int64_t batch_count = 0;
   bool needs_flush = false;  // flush.messages reached: fsync before acknowledging
+  bool rolled = false;       // the append started a new segment
+};
+
+// What one retention pass (delete_old_segments) removed, by Kafka's reasons.
+struct RetentionResult {
+  size_t segments = 0;
+  uint64_t bytes = 0;
+  size_t below_log_start = 0;  // wholly below the log start offset (DeleteRecords)
+  size_t by_size = 0;          // retention.bytes
+  size_t by_time = 0;          // retention.ms
+  bool rolled = false;         // the active segment was past retention and rolled first
 };
 
 // Bytes of whole batches in one segment's .log, for sendfile or pread.
@@ -81,10 +96,28 @@ class PartitionLog {
   // Offset and timestamp of the record with the largest timestamp.
   Status offset_of_max_timestamp(bool* found, int64_t* offset, int64_t* record_timestamp);
   Status truncate_to(int64_t offset, int64_t now_ms);
-  Status delete_records_before(int64_t offset);
+  // Moves the log start offset to `offset` and deletes the segments wholly
+  // below it (as delete_oldest_segments does).
+  Status delete_records_before(int64_t offset, int64_t now_ms);
   // Deletes the oldest `count` segments (never the active one) and moves the
   // log start offset to the next segment's base. Returns how many went.
-  Status delete_oldest_segments(size_t count, size_t* deleted);
+  // This is the one way segments leave the front of a log (retention and
+  // DeleteRecords): with file.delete.delay.ms > 0 the files are renamed to
+  // `<name>.deleted` and unlinked by delete_expired_files once the delay has
+  // passed; with 0 they are unlinked at once. Either way file regions handed
+  // out earlier keep reading (they hold the .log descriptor).
+  Status delete_oldest_segments(size_t count, int64_t now_ms, size_t* deleted);
+  // One retention pass, Kafka's UnifiedLog.deleteOldSegments: segments wholly
+  // below the log start offset; then, if cleanup.policy includes delete, the
+  // oldest segments while the log without them still holds retention.bytes;
+  // then the oldest segments whose largest timestamp is more than
+  // retention.ms before `now_ms`. Only whole segments go, oldest first; the
+  // active segment counts only if it is not empty, and is rolled first when
+  // it must go too.
+  Status delete_old_segments(int64_t now_ms, RetentionResult* result);
+  // Unlinks the `.deleted` files whose delay has passed by `now_ms`
+  // (INT64_MAX: all of them).
+  Status delete_expired_files(int64_t now_ms);
   Status roll(int64_t now_ms);
   // fsync everything written so far; advances the recovery point to the
   // log end offset.
@@ -100,6 +133,9 @@ class PartitionLog {
   int64_t log_end_offset() const { return log_end_offset_.load(std::memory_order_acquire); }
   int64_t recovery_point() const { return recovery_point_.load(std::memory_order_acquire); }
   uint64_t size_bytes() const { return size_bytes_.load(std::memory_order_acquire); }
+  // When the next `.deleted` files are due for unlinking; -1 if none wait.
+  int64_t next_file_deletion_ms() const { return next_file_deletion_ms_.load(std::memory_order_acquire); }
+  size_t pending_file_deletions() const { return pending_deletions_.size(); }
   int64_t unflushed_messages() const { return unflushed_messages_; }
   bool closed() const { return closed_; }
   // Bytes cut off by recovery at open (0 after a clean shutdown).
@@ -116,12 +152,15 @@ class PartitionLog {
     bool rewrite_time;   // LogAppendTime: attributes, maxTimestamp and CRC change
   };
   // Writes batches that fit one segment (rolling first if needed) and indexes them.
-  Status write_batches(const uint8_t* data, const PendingBatch* batches, size_t count, uint64_t bytes, int64_t now_ms);
+  Status write_batches(const uint8_t* data, const PendingBatch* batches, size_t count, uint64_t bytes, int64_t now_ms,
+                       bool* rolled);
   bool should_roll(const BatchHeader& first, const BatchHeader& last, uint64_t append_bytes, int64_t now_ms);
   Status roll_to(int64_t base_offset, int64_t now_ms);
   Status sync_dir();
   Status locate(int64_t offset, size_t* segment, BatchHeader* first, uint64_t* position, bool* at_end);
   void publish();
+  void publish_next_file_deletion();
+  Status unlink_due_files(int64_t now_ms);
 
   std::string dir_;
   LogConfig config_;
@@ -130,6 +169,13 @@ class PartitionLog {
   std::atomic<int64_t> log_end_offset_{0};
   std::atomic<int64_t> recovery_point_{0};
   std::atomic<uint64_t> size_bytes_{0};
+  // Renamed segment files waiting for file.delete.delay.ms (io thread only).
+  struct PendingDeletion {
+    int64_t due_ms;
+    std::vector<std::string> paths;
+  };
+  std::vector<PendingDeletion> pending_deletions_;
+  std::atomic<int64_t> next_file_deletion_ms_{-1};
   int64_t unflushed_messages_ = 0;
   bool dir_dirty_ = false;
   bool closed_ = false;

@@ -441,9 +441,32 @@ Status Segment::remove() {
   // The .log goes first: an index without its log is an orphan that the next
   // open deletes, while a log without its index would just be rebuilt.
   if (::unlink(log_->path.c_str()) != 0 && errno != ENOENT) return storage_error("unlink " + log_->path, errno);
-  Status s = offset_index_.file().remove();
-  if (!s.ok()) return s;
-  return time_index_.file().remove();
+  offset_index_.file().remove();
+  time_index_.file().remove();
+  return Status::Ok();
+}
+
+Status Segment::rename_to_deleted(std::vector<std::string>* renamed) {
+  // The .log first, as in remove(): once it is renamed the segment is gone.
+  std::string log_to = log_->path + ".deleted";
+  if (::rename(log_->path.c_str(), log_to.c_str()) != 0) return storage_error("rename " + log_->path, errno);
+  renamed->push_back(log_to);
+  for (IndexFile* file : {&offset_index_.file(), &time_index_.file()}) {
+    file->close();
+    std::string to = file->path() + ".deleted";
+    if (::rename(file->path().c_str(), to.c_str()) == 0) {
+      renamed->push_back(to);
+    } else if (errno != ENOENT) {
+      ::unlink(file->path().c_str());  // or an orphan that the next open removes
+    }
+  }
+  return Status::Ok();
+}
+
+int64_t Segment::last_modified_ms() const {
+  struct stat st;
+  if (::fstat(log_->fd, &st) != 0) return created_ms_;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
 }  // namespace gregor

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "errors.h"
 #include "offset_index.h"
@@ -98,8 +99,16 @@ class Segment {
   Status close_active();
   // Makes all written bytes and index entries durable.
   Status sync();
-  // Unlinks the files; open regions keep the .log readable.
+  // Unlinks the files; open regions keep the .log readable. Fails only if
+  // the .log stays: an index that cannot go is an orphan the next open removes.
   Status remove();
+  // Renames the files to `<name>.deleted` (the .log first) and releases the
+  // indexes; `renamed` gets the new paths. Fails, changing nothing, only if
+  // the .log cannot be renamed. Open regions keep the .log readable.
+  Status rename_to_deleted(std::vector<std::string>* renamed);
+  // The .log's modification time: a segment's age when none of its batches
+  // carries a timestamp (Kafka's rule for retention.ms).
+  int64_t last_modified_ms() const;
 
   int64_t base_offset() const { return base_offset_; }
   int64_t next_offset() const { return next_offset_; }

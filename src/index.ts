@@ -11,6 +11,7 @@ export {
   type AppendOptions,
   type AppendResult,
   type FileRegion,
+  type RetentionResult,
   type SegmentInfo,
   type TimestampOffset,
 } from './log/log.js';

@@ -14,6 +14,13 @@ export interface NativeLogConfig {
   flushMessages: number;
   maxMessageBytes: number;
   logAppendTime: number;
+  /** Negative: keep forever; above 9.2e18: INT64_MAX. */
+  retentionMs: number;
+  /** Negative: no size limit. */
+  retentionBytes: number;
+  /** 1 when cleanup.policy includes delete. */
+  deletePolicy: number;
+  fileDeleteDelayMs: number;
 }
 
 export interface NativeAppendResult {
@@ -22,6 +29,19 @@ export interface NativeAppendResult {
   logAppendTime: number;
   recordCount: number;
   batchCount: number;
+  /** The append started a new segment. */
+  rolled: boolean;
+}
+
+export interface NativeRetentionResult {
+  deletedSegments: number;
+  deletedBytes: number;
+  /** Segments wholly below the log start offset. */
+  belowLogStartOffset: number;
+  bySize: number;
+  byTime: number;
+  /** The active segment was past retention and was rolled so that it could go. */
+  rolled: boolean;
 }
 
 export interface NativeTimestampOffset {
@@ -53,6 +73,10 @@ export interface NativeLog {
   truncateTo(offset: number): Promise<void>;
   deleteRecordsBefore(offset: number): Promise<void>;
   deleteOldestSegments(count: number): Promise<number>;
+  deleteOldSegments(): Promise<NativeRetentionResult>;
+  deleteExpiredFiles(): Promise<void>;
+  /** `listener` runs when an append has started a new segment (before its Promise resolves). */
+  setRollListener(listener: (() => void) | null): void;
   roll(): Promise<void>;
   flush(): Promise<void>;
   segments(): Promise<NativeSegmentInfo[]>;
@@ -63,6 +87,8 @@ export interface NativeLog {
   readonly recoveryPoint: number;
   readonly sizeBytes: number;
   readonly recoveredTruncatedBytes: number;
+  /** When the next renamed (`.deleted`) segment files are due for unlinking, -1 if none wait. */
+  readonly nextFileDeletionMs: number;
 }
 
 export interface NativeIoPool {
@@ -89,7 +115,7 @@ export interface NativeBinding {
 }
 
 /** Storage steps that tests can make fail on purpose. */
-export type FaultProbeName = 'append' | 'fsync' | 'roll' | 'truncate' | 'index-trim';
+export type FaultProbeName = 'append' | 'fsync' | 'roll' | 'truncate' | 'index-trim' | 'delete';
 
 function findAddon(): string {
   // src/native.ts and dist/native.js both sit one level below the package root.

@@ -1,7 +1,7 @@
 // Topic configuration keys the broker accepts (Kafka's names), each with the
 // broker key its default comes from. The storage-engine keys are validated by
 // src/log/config.ts; the others are validated here and stored, and take
-// effect when their feature lands (retention, compaction, compression).
+// effect when their feature lands (compaction, compression).
 import { BROKER_KEYS, sourceOf, type BrokerConfig } from '../config/broker-config.js';
 import { ConfigError, LOG_CONFIG_KEYS, NEVER, resolveLogConfig, type LogConfigInput } from '../log/config.js';
 
@@ -33,6 +33,10 @@ const ENGINE_BROKER_KEYS: Record<string, string> = {
   'segment.ms': 'log.roll.ms',
   'segment.index.bytes': 'log.index.size.max.bytes',
   'index.interval.bytes': 'log.index.interval.bytes',
+  'retention.ms': 'log.retention.ms',
+  'retention.bytes': 'log.retention.bytes',
+  'cleanup.policy': 'log.cleanup.policy',
+  'file.delete.delay.ms': 'log.segment.delete.delay.ms',
   'flush.messages': 'log.flush.interval.messages',
   'flush.ms': 'log.flush.interval.ms',
   'max.message.bytes': 'message.max.bytes',
@@ -40,13 +44,9 @@ const ENGINE_BROKER_KEYS: Record<string, string> = {
 };
 
 const OTHER_KEYS: Record<string, TopicKey> = {
-  'retention.ms': { brokerKey: 'log.retention.ms', validate: integer(-1) },
-  'retention.bytes': { brokerKey: 'log.retention.bytes', validate: integer(-1) },
-  'cleanup.policy': { default: 'delete', validate: (v) => (v.split(',').every((p) => ['delete', 'compact'].includes(p.trim())) ? undefined : 'must be delete, compact or both') },
   'compression.type': { default: 'producer', validate: oneOf('producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd') },
   'min.insync.replicas': { default: '1', validate: integer(1) },
   'delete.retention.ms': { default: '86400000', validate: integer(0) },
-  'file.delete.delay.ms': { default: '60000', validate: integer(0) },
   'min.compaction.lag.ms': { default: '0', validate: integer(0) },
   'max.compaction.lag.ms': { default: '9223372036854775807', validate: integer(1) },
   'min.cleanable.dirty.ratio': { default: '0.5', validate: (v) => (/^\d*\.?\d+$/.test(v) && Number(v) <= 1 ? undefined : 'must be between 0 and 1') },
@@ -79,10 +79,6 @@ function brokerDefault(key: string, config: BrokerConfig): { value: string; sour
     return { value, source: inheritedSource(key, config) };
   }
   const spec = OTHER_KEYS[key]!;
-  if (key === 'retention.ms') {
-    const ms = config.values.get('log.retention.ms') ?? (config.values.has('log.retention.minutes') ? String(Number(config.values.get('log.retention.minutes')) * 60_000) : String(Number(config.values.get('log.retention.hours')) * 3_600_000));
-    return { value: ms, source: inheritedSource(key, config) };
-  }
   if (spec.brokerKey) {
     return {
       value: config.values.get(spec.brokerKey) ?? spec.default ?? '',
@@ -148,7 +144,7 @@ const TOPIC_CONFIG_INFO: Record<string, { type: number; doc: string }> = {
   'message.timestamp.type': { type: ConfigType.STRING, doc: 'CreateTime keeps producer timestamps; LogAppendTime stamps each batch at append' },
   'retention.ms': { type: ConfigType.LONG, doc: 'Retention by time (-1: forever)' },
   'retention.bytes': { type: ConfigType.LONG, doc: 'Retention by size per partition (-1: unlimited)' },
-  'cleanup.policy': { type: ConfigType.LIST, doc: 'delete, compact or both (stored; compaction is not implemented yet)' },
+  'cleanup.policy': { type: ConfigType.LIST, doc: 'delete, compact or both: retention deletes segments only under delete (compaction is not implemented yet)' },
   'compression.type': { type: ConfigType.STRING, doc: 'Compression of stored batches (stored; batches are kept as produced)' },
   'min.insync.replicas': { type: ConfigType.INT, doc: 'Replicas that must acknowledge acks=all (one node: always met)' },
   'delete.retention.ms': { type: ConfigType.LONG, doc: 'How long compaction keeps delete tombstones' },
@@ -185,6 +181,8 @@ const BROKER_SYNONYMS: Record<string, readonly string[]> = {
   'message.timestamp.type': ['log.message.timestamp.type'],
   'retention.ms': ['log.retention.ms', 'log.retention.minutes', 'log.retention.hours'],
   'retention.bytes': ['log.retention.bytes'],
+  'cleanup.policy': ['log.cleanup.policy'],
+  'file.delete.delay.ms': ['log.segment.delete.delay.ms'],
 };
 for (const [key, brokerKey] of Object.entries(ENGINE_BROKER_KEYS)) {
   if (BROKER_SYNONYMS[key]?.[0] !== brokerKey) throw new Error(`topic-configs: synonyms of ${key} must start with ${brokerKey}`);

@@ -51,11 +51,13 @@ export const BROKER_KEYS: Record<string, KeySpec> = {
   'log.flush.scheduler.interval.ms': { kind: 'long', default: LONG_MAX, min: 0, doc: 'How often logs are checked for flush.ms' },
   'log.flush.offset.checkpoint.interval.ms': { kind: 'int', default: '60000', min: 0, doc: 'How often the recovery point checkpoint is written' },
   'log.message.timestamp.type': { kind: 'enum', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'], doc: 'Topic default for message.timestamp.type' },
-  'log.retention.hours': { kind: 'int', default: '168', min: -1, doc: 'Retention by time in hours (applied by a later issue)' },
+  'log.retention.hours': { kind: 'int', default: '168', min: -1, doc: 'Retention by time in hours' },
   'log.retention.minutes': { kind: 'int', min: -1, doc: 'Retention by time in minutes' },
   'log.retention.ms': { kind: 'long', min: -1, doc: 'Retention by time in ms (-1: forever)' },
   'log.retention.bytes': { kind: 'long', default: '-1', min: -1, doc: 'Retention by size per partition (-1: unlimited)' },
   'log.retention.check.interval.ms': { kind: 'long', default: '300000', min: 1, doc: 'How often retention runs' },
+  'log.cleanup.policy': { kind: 'list', default: 'delete', values: ['delete', 'compact'], doc: 'Topic default for cleanup.policy: retention deletes segments only under delete' },
+  'log.segment.delete.delay.ms': { kind: 'long', default: '60000', min: 0, doc: 'Topic default for file.delete.delay.ms: how long deleted segment files stay (renamed .deleted)' },
   'offsets.topic.num.partitions': { kind: 'int', default: '50', min: 1, doc: 'Partitions of __consumer_offsets (fixed once the topic exists)' },
   'offsets.topic.replication.factor': { kind: 'int', default: '3', min: 1, doc: 'Replication factor of __consumer_offsets (one node: created with 1)' },
   'offsets.topic.segment.bytes': { kind: 'int', default: '104857600', min: 1, doc: 'Segment size of __consumer_offsets' },
@@ -82,6 +84,8 @@ export const DYNAMIC_BROKER_KEYS: readonly string[] = [
   'log.flush.interval.ms',
   'message.max.bytes',
   'log.message.timestamp.type',
+  'log.cleanup.policy',
+  'log.segment.delete.delay.ms',
   'log.retention.ms',
   'log.retention.minutes',
   'log.retention.hours',
@@ -127,6 +131,8 @@ export interface BrokerConfig {
   readonly defaultReplicationFactor: number;
   readonly autoCreateTopics: boolean;
   readonly checkpointIntervalMs: number;
+  /** log.retention.check.interval.ms */
+  readonly retentionCheckIntervalMs: number;
   /** The group coordinator's settings (group.* and offsets.* keys). */
   readonly groups: GroupCoordinatorConfig;
   /** Topic config defaults derived from the broker's log.* keys. */
@@ -189,6 +195,9 @@ function checkValue(key: string, value: string, spec: KeySpec): void {
       break;
     case 'enum':
       if (!spec.values!.includes(value)) fail(`must be one of ${spec.values!.join(', ')}`);
+      break;
+    case 'list':
+      if (spec.values && !value.split(',').every((item) => spec.values!.includes(item.trim()))) fail(`must be a comma-separated list of ${spec.values.join(', ')}`);
       break;
     default:
       break;
@@ -259,6 +268,12 @@ export function resolveBrokerConfig(...sources: ReadonlyMap<string, string>[]): 
 
   const rollMs = values.has('log.roll.ms') ? num('log.roll.ms') : num('log.roll.hours') * 3_600_000;
   const flushMs = values.has('log.flush.interval.ms') ? num('log.flush.interval.ms') : num('log.flush.scheduler.interval.ms');
+  // log.retention.ms wins over .minutes, which wins over .hours; any negative value keeps forever.
+  const retentionMs = values.has('log.retention.ms')
+    ? num('log.retention.ms')
+    : values.has('log.retention.minutes')
+      ? num('log.retention.minutes') * 60_000
+      : num('log.retention.hours') * 3_600_000;
   const topicDefaults: LogConfigInput = {
     'segment.bytes': num('log.segment.bytes'),
     'segment.ms': rollMs,
@@ -266,6 +281,10 @@ export function resolveBrokerConfig(...sources: ReadonlyMap<string, string>[]): 
     'index.interval.bytes': num('log.index.interval.bytes'),
     'flush.messages': num('log.flush.interval.messages'),
     'flush.ms': flushMs,
+    'retention.ms': retentionMs < 0 ? -1 : retentionMs,
+    'retention.bytes': num('log.retention.bytes'),
+    'cleanup.policy': get('log.cleanup.policy'),
+    'file.delete.delay.ms': num('log.segment.delete.delay.ms'),
     'max.message.bytes': num('message.max.bytes'),
     'message.timestamp.type': get('log.message.timestamp.type'),
   };
@@ -288,6 +307,7 @@ export function resolveBrokerConfig(...sources: ReadonlyMap<string, string>[]): 
     defaultReplicationFactor: num('default.replication.factor'),
     autoCreateTopics: get('auto.create.topics.enable') === 'true',
     checkpointIntervalMs: Math.max(1, num('log.flush.offset.checkpoint.interval.ms')),
+    retentionCheckIntervalMs: num('log.retention.check.interval.ms'),
     groups: {
       offsetsTopicPartitions: num('offsets.topic.num.partitions'),
       offsetsTopicSegmentBytes: num('offsets.topic.segment.bytes'),

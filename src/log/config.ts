@@ -20,6 +20,19 @@ export interface LogConfig {
   'flush.messages': number;
   /** fsync when the oldest unflushed message is this old (NEVER by default). */
   'flush.ms': number;
+  /**
+   * Retention by time: a segment goes once its newest record is this old.
+   * -1 keeps forever, the default of an embedded log; a broker's topics
+   * default to log.retention.hours (7 days), as in Kafka. Applies when
+   * cleanup.policy includes delete.
+   */
+  'retention.ms': number;
+  /** Retention by size: the oldest segments go while the rest hold at least this many bytes (-1: no limit). */
+  'retention.bytes': number;
+  /** `delete`, `compact` or both (comma-separated): retention applies only with delete. */
+  'cleanup.policy': string;
+  /** How long a deleted segment's files stay (renamed `.deleted`) before they are unlinked. */
+  'file.delete.delay.ms': number;
   /** Largest record batch accepted, including its 12-byte log overhead. */
   'max.message.bytes': number;
   /** CreateTime keeps producer timestamps; LogAppendTime stamps each batch at append. */
@@ -42,13 +55,25 @@ interface EnumKey {
 
 const INT_MAX = 2 ** 31 - 1;
 
-const KEYS: Record<keyof LogConfig, NumberKey | EnumKey> = {
+/** A comma-separated list whose items come from `values` (at least one). */
+interface ListKey {
+  kind: 'list';
+  default: string;
+  values: readonly string[];
+}
+
+const KEYS: Record<keyof LogConfig, NumberKey | EnumKey | ListKey> = {
   'segment.bytes': { kind: 'number', default: 1073741824, min: 14, max: INT_MAX },
   'segment.ms': { kind: 'number', default: 604800000, min: 1, max: NEVER },
   'segment.index.bytes': { kind: 'number', default: 10485760, min: 4, max: INT_MAX },
   'index.interval.bytes': { kind: 'number', default: 4096, min: 0, max: INT_MAX },
   'flush.messages': { kind: 'number', default: NEVER, min: 1, max: NEVER },
   'flush.ms': { kind: 'number', default: NEVER, min: 0, max: NEVER },
+  // Kafka's topic default is 7 days; a broker applies it (log.retention.hours). An embedded log keeps everything unless told.
+  'retention.ms': { kind: 'number', default: -1, min: -1, max: NEVER },
+  'retention.bytes': { kind: 'number', default: -1, min: -1, max: NEVER },
+  'cleanup.policy': { kind: 'list', default: 'delete', values: ['delete', 'compact'] },
+  'file.delete.delay.ms': { kind: 'number', default: 60000, min: 0, max: NEVER },
   'max.message.bytes': { kind: 'number', default: 1048588, min: 0, max: INT_MAX },
   'message.timestamp.type': { kind: 'enum', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'] },
 };
@@ -106,6 +131,12 @@ export function resolveLogConfig(input: LogConfigInput = {}, base: Readonly<LogC
     }
     if (rule.kind === 'number') {
       config[key] = parseNumber(key, raw, rule);
+    } else if (rule.kind === 'list') {
+      const items = typeof raw === 'string' ? raw.split(',').map((item) => item.trim()) : [];
+      if (items.length === 0 || !items.every((item) => rule.values.includes(item))) {
+        throw new ConfigError(key, `Invalid value ${JSON.stringify(raw)} for configuration ${key}: must be a comma-separated list of ${rule.values.join(', ')}`);
+      }
+      config[key] = [...new Set(items)].join(',');
     } else {
       if (typeof raw !== 'string' || !rule.values.includes(raw)) {
         throw new ConfigError(key, `Invalid value ${JSON.stringify(raw)} for configuration ${key}: must be one of ${rule.values.join(', ')}`);
@@ -127,5 +158,9 @@ export function toNativeConfig(config: LogConfig): NativeLogConfig {
     flushMessages: config['flush.messages'] >= NEVER ? 2 ** 63 : config['flush.messages'],
     maxMessageBytes: config['max.message.bytes'],
     logAppendTime: config['message.timestamp.type'] === 'LogAppendTime' ? 1 : 0,
+    retentionMs: config['retention.ms'] >= NEVER ? 2 ** 63 : config['retention.ms'],
+    retentionBytes: config['retention.bytes'] >= NEVER ? 2 ** 63 : config['retention.bytes'],
+    deletePolicy: config['cleanup.policy'].split(',').includes('delete') ? 1 : 0,
+    fileDeleteDelayMs: config['file.delete.delay.ms'] >= NEVER ? 2 ** 63 : config['file.delete.delay.ms'],
   };
 }

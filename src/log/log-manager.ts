@@ -12,7 +12,9 @@
 // every log has been flushed and the checkpoints saved.
 //
 // The manager owns the native io thread pool (num.io.threads); each log is
-// pinned to one of its threads.
+// pinned to one of its threads. It also runs retention (Log.applyRetention)
+// over every open log each retentionCheckIntervalMs (Kafka's
+// log.retention.check.interval.ms); logs check again when a segment rolls.
 import { access, mkdir, open as openFile, readdir, rm, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
@@ -20,7 +22,7 @@ import { toLogError } from '../errors.js';
 import { native, type NativeIoPool } from '../native.js';
 import { formatCheckpoint, partitionDirName, readCheckpoint, type PartitionKey } from './checkpoint.js';
 import { resolveLogConfig, toNativeConfig, type LogConfig, type LogConfigInput } from './config.js';
-import { Log } from './log.js';
+import { Log, type RetentionResult } from './log.js';
 
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
 /** Kafka's lock file: held (flock) while a process has the directory open. */
@@ -37,10 +39,15 @@ export interface LogManagerOptions {
   checkpointIntervalMs?: number;
   /** Close the manager (clean shutdown) when its last open log closes. */
   closeWhenEmpty?: boolean;
+  /** log.retention.check.interval.ms: how often retention runs over every log (default 300000). */
+  retentionCheckIntervalMs?: number;
+  /** Called after a retention pass (periodic or after a roll) deleted segments of `log`. */
+  onRetention?: (log: Log, result: RetentionResult) => void;
 }
 
 const IO_THREADS_DEFAULT = 8;
 const CHECKPOINT_INTERVAL_MS_DEFAULT = 60_000;
+const RETENTION_CHECK_INTERVAL_MS_DEFAULT = 300_000;
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -82,6 +89,9 @@ export class LogManager {
   #lockFd: number;
   #closing: Promise<void> | undefined;
   #checkpointChain: Promise<void> = Promise.resolve();
+  #retentionTimer: NodeJS.Timeout;
+  #retentionRun: Promise<void> | undefined;
+  #onRetention: ((log: Log, result: RetentionResult) => void) | undefined;
 
   private constructor(
     dir: string,
@@ -93,6 +103,8 @@ export class LogManager {
     checkpointIntervalMs: number,
     closeWhenEmpty: boolean,
     lockFd: number,
+    retentionCheckIntervalMs: number,
+    onRetention: ((log: Log, result: RetentionResult) => void) | undefined,
   ) {
     this.#lockFd = lockFd;
     this.#closeWhenEmpty = closeWhenEmpty;
@@ -108,6 +120,13 @@ export class LogManager {
       });
     }, checkpointIntervalMs);
     this.#checkpointTimer.unref();
+    this.#onRetention = onRetention;
+    this.#retentionTimer = setInterval(() => {
+      this.checkRetention().catch((error: unknown) => {
+        console.error(`gregor: retention in ${this.dir} failed: ${(error as Error).message}`);
+      });
+    }, Math.min(retentionCheckIntervalMs, 2 ** 31 - 1));
+    this.#retentionTimer.unref();
   }
 
   static async open(dir: string, options: LogManagerOptions = {}): Promise<LogManager> {
@@ -118,6 +137,10 @@ export class LogManager {
     const checkpointIntervalMs = options.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS_DEFAULT;
     if (!Number.isInteger(checkpointIntervalMs) || checkpointIntervalMs < 1) {
       throw new RangeError(`checkpointIntervalMs must be a positive integer, got ${checkpointIntervalMs}`);
+    }
+    const retentionCheckIntervalMs = options.retentionCheckIntervalMs ?? RETENTION_CHECK_INTERVAL_MS_DEFAULT;
+    if (!Number.isSafeInteger(retentionCheckIntervalMs) || retentionCheckIntervalMs < 1) {
+      throw new RangeError(`retentionCheckIntervalMs must be a positive integer, got ${retentionCheckIntervalMs}`);
     }
     const defaultConfig = resolveLogConfig(options.defaultConfig ?? {});
     const root = resolve(dir);
@@ -153,6 +176,8 @@ export class LogManager {
       checkpointIntervalMs,
       options.closeWhenEmpty === true,
       lockFd,
+      retentionCheckIntervalMs,
+      options.onRetention,
     );
   }
 
@@ -200,7 +225,7 @@ export class LogManager {
       logStartOffset,
       this.previousShutdownClean,
     );
-    const log = new Log(logDir, dirName, nativeLog, config, (closed) => this.#forget(closed));
+    const log = new Log(logDir, dirName, nativeLog, config, (closed) => this.#forget(closed), (l, result) => this.#onRetention?.(l, result));
     this.#logs.set(dirName, log);
     return log;
   }
@@ -225,6 +250,25 @@ export class LogManager {
     this.#recoveryPoints.delete(dirName);
     this.#logStartOffsets.delete(dirName);
     await this.checkpoint();
+  }
+
+  /**
+   * One retention pass over every open log (Log.applyRetention), as the
+   * timer runs it; a call while one runs waits for that one. Rejects with
+   * the first failure after every log has been tried.
+   */
+  checkRetention(): Promise<void> {
+    this.#retentionRun ??= this.#checkRetention().finally(() => {
+      this.#retentionRun = undefined;
+    });
+    return this.#retentionRun;
+  }
+
+  async #checkRetention(): Promise<void> {
+    const logs = [...this.#logs.values()].filter((log) => !log.closed);
+    const results = await Promise.allSettled(logs.map((log) => log.applyRetention()));
+    const failed = results.find((r, i): r is PromiseRejectedResult => r.status === 'rejected' && !logs[i]!.closed);
+    if (failed) throw failed.reason;
   }
 
   /** Replaces `path` atomically (temp file, fsync, rename, fsync directory) on an io thread. */
@@ -266,6 +310,7 @@ export class LogManager {
   async #close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#checkpointTimer);
+    clearInterval(this.#retentionTimer);
     await Promise.allSettled([...this.#opening.values()]);
     const results = await Promise.allSettled([...this.#logs.values()].map((log) => log.close()));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');

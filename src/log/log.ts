@@ -2,7 +2,7 @@
 // that touches disk runs on the partition's io thread and returns a Promise;
 // the offsets are plain getters over values the engine publishes atomically.
 import { LogError, toLogError } from '../errors.js';
-import type { NativeFileRegion, NativeLog, NativeSegmentInfo } from '../native.js';
+import type { NativeFileRegion, NativeLog, NativeRetentionResult, NativeSegmentInfo } from '../native.js';
 import { NEVER, resolveLogConfig, toNativeConfig, type LogConfig, type LogConfigInput } from './config.js';
 
 export interface AppendResult {
@@ -31,6 +31,12 @@ export interface TimestampOffset {
 
 export type SegmentInfo = NativeSegmentInfo;
 
+/** What one retention pass deleted (applyRetention), by Kafka's reasons. */
+export type RetentionResult = NativeRetentionResult;
+
+/** setTimeout's longest delay; a later deadline is reached in steps. */
+const TIMER_MS_MAX = 2 ** 31 - 1;
+
 /** ListOffsets' special timestamps. */
 export const EARLIEST_TIMESTAMP = -2;
 export const LATEST_TIMESTAMP = -1;
@@ -56,6 +62,13 @@ export class Log {
   #closed = false;
   #flushTimer: NodeJS.Timeout | undefined;
   #onClose: ((log: Log) => Promise<void>) | undefined;
+  #onRetention: ((log: Log, result: RetentionResult) => void) | undefined;
+  /** A retention pass started by a roll; another roll meanwhile asks for one more. */
+  #rollRetention: Promise<unknown> | undefined;
+  #rollRetentionAgain = false;
+  #fileDeletionTimer: NodeJS.Timeout | undefined;
+  /** When #fileDeletionTimer is due to unlink `.deleted` files (Infinity: no timer). */
+  #fileDeletionAt = Infinity;
 
   /** @internal Use openLog() or LogManager.openLog(). */
   constructor(
@@ -64,11 +77,15 @@ export class Log {
     nativeLog: NativeLog,
     config: LogConfig,
     onClose?: (log: Log) => Promise<void>,
+    onRetention?: (log: Log, result: RetentionResult) => void,
   ) {
     this.#native = nativeLog;
     this.#config = config;
     this.#onClose = onClose;
     this.#scheduleFlush();
+    this.#onRetention = onRetention;
+    // Kafka checks retention on its schedule; Gregor also checks when a segment rolls.
+    nativeLog.setRollListener(() => this.#retentionAfterRoll());
   }
 
   get config(): Readonly<LogConfig> {
@@ -169,18 +186,96 @@ export class Log {
     return wrap(this.#native.truncateTo(offset));
   }
 
-  /** Moves the log start offset to `offset` and deletes segments wholly below it. */
+  /**
+   * Moves the log start offset to `offset` and deletes segments wholly below
+   * it, as retention does (file.delete.delay.ms applies).
+   */
   async deleteRecordsBefore(offset: number): Promise<void> {
     this.#checkOpen();
     checkOffset('offset', offset);
-    return wrap(this.#native.deleteRecordsBefore(offset));
+    try {
+      return await wrap(this.#native.deleteRecordsBefore(offset));
+    } finally {
+      this.#scheduleFileDeletion();
+    }
   }
 
   /** Deletes the oldest `count` segments (never the active one); resolves to how many went. */
   async deleteOldestSegments(count: number): Promise<number> {
     this.#checkOpen();
     checkOffset('count', count);
-    return wrap(this.#native.deleteOldestSegments(count));
+    try {
+      return await wrap(this.#native.deleteOldestSegments(count));
+    } finally {
+      this.#scheduleFileDeletion();
+    }
+  }
+
+  /**
+   * One retention pass (Kafka's deleteOldSegments): deletes, oldest first,
+   * whole segments below the log start offset, then (if cleanup.policy
+   * includes delete) those beyond retention.bytes and those whose newest
+   * record is older than retention.ms, and moves the log start offset to the
+   * first segment left. An active segment past retention.ms is rolled so
+   * that it can go too. The files are renamed `.deleted` and unlinked after
+   * file.delete.delay.ms; file regions already handed out keep reading.
+   * A LogManager runs this every retentionCheckIntervalMs and after a roll.
+   */
+  async applyRetention(): Promise<RetentionResult> {
+    this.#checkOpen();
+    try {
+      const result = await wrap(this.#native.deleteOldSegments());
+      if (result.deletedSegments > 0) this.#onRetention?.(this, result);
+      return result;
+    } finally {
+      this.#scheduleFileDeletion();
+    }
+  }
+
+  // After a roll: one retention pass at a time, and one more if a segment
+  // rolled while it ran (it may not have seen that roll).
+  #retentionAfterRoll(): void {
+    if (this.#closed) return;
+    if (this.#rollRetention) {
+      this.#rollRetentionAgain = true;
+      return;
+    }
+    this.#rollRetention = this.applyRetention()
+      .catch((error: unknown) => {
+        if (!this.#closed) console.error(`gregor: retention of ${this.name} after a roll failed: ${(error as Error).message}`);
+      })
+      .finally(() => {
+        this.#rollRetention = undefined;
+        if (this.#rollRetentionAgain) {
+          this.#rollRetentionAgain = false;
+          this.#retentionAfterRoll();
+        }
+      });
+  }
+
+  // file.delete.delay.ms: a timer per log for the earliest `.deleted` files
+  // (the engine keeps their deadlines); it never keeps the process alive.
+  #scheduleFileDeletion(): void {
+    if (this.#closed) return;
+    const due = this.#native.nextFileDeletionMs;
+    if (due < 0 || due >= this.#fileDeletionAt) return;
+    clearTimeout(this.#fileDeletionTimer);
+    this.#fileDeletionAt = due;
+    this.#fileDeletionTimer = setTimeout(
+      () => {
+        this.#fileDeletionTimer = undefined;
+        this.#fileDeletionAt = Infinity;
+        if (this.#closed) return;
+        this.#native
+          .deleteExpiredFiles()
+          .catch((error: unknown) => {
+            if (!this.#closed) console.error(`gregor: removing deleted segment files of ${this.name} failed: ${(error as Error).message}`);
+          })
+          .finally(() => this.#scheduleFileDeletion());
+      },
+      Math.min(Math.max(due - Date.now(), 0), TIMER_MS_MAX),
+    );
+    this.#fileDeletionTimer.unref();
   }
 
   /** Starts a new segment now (no-op if the active segment is empty). */
@@ -208,6 +303,8 @@ export class Log {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#flushTimer);
+    clearTimeout(this.#fileDeletionTimer);
+    this.#native.setRollListener(null);
     try {
       await wrap(this.#native.close(true));
     } finally {

@@ -12,6 +12,8 @@ import { LogManager } from './log-manager.js';
 export interface OpenLogOptions {
   /** num.io.threads for the shared manager, if this call creates it (default 8). */
   ioThreads?: number;
+  /** log.retention.check.interval.ms for the shared manager, if this call creates it (default 300000). */
+  retentionCheckIntervalMs?: number;
 }
 
 interface SharedManager {
@@ -26,7 +28,7 @@ export async function openLog(dir: string, config: LogConfigInput = {}, options:
   for (;;) {
     let entry = shared.get(parent);
     if (!entry) {
-      entry = { manager: LogManager.open(parent, { ioThreads: options.ioThreads, closeWhenEmpty: true }) };
+      entry = { manager: LogManager.open(parent, { ioThreads: options.ioThreads, retentionCheckIntervalMs: options.retentionCheckIntervalMs, closeWhenEmpty: true }) };
       shared.set(parent, entry);
       entry.manager.catch(() => shared.delete(parent));
     }

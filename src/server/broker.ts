@@ -69,6 +69,17 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     ioThreads: config.ioThreads,
     defaultConfig: config.topicDefaults,
     checkpointIntervalMs: config.checkpointIntervalMs,
+    retentionCheckIntervalMs: config.retentionCheckIntervalMs,
+    onRetention: (log, result) =>
+      logger.info('Deleted log segments past retention', {
+        log: log.name,
+        segments: result.deletedSegments,
+        bytes: result.deletedBytes,
+        bySize: result.bySize,
+        byTime: result.byTime,
+        belowLogStartOffset: result.belowLogStartOffset,
+        logStartOffset: log.logStartOffset,
+      }),
   });
   try {
     const write = (path: string, contents: Buffer) => logs.writeFileAtomic(path, contents);

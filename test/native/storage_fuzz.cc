@@ -1366,6 +1366,7 @@ std::map<std::string, double> g_op_seconds;  // per log operation, for --verbose
 
 struct LogStats {
   uint64_t ops = 0, appends = 0, rejected = 0, reads = 0, crashes = 0, reopens = 0, truncated_bytes = 0;
+  uint64_t retention_passes = 0, retention_segments = 0;
 } g_log_stats;
 
 class LogFuzz {
@@ -1382,6 +1383,7 @@ class LogFuzz {
     cfg_.flush_messages = r_.one_in(3) ? r_.range(1, 50) : INT64_MAX;
     cfg_.max_message_bytes = big_ ? 4 << 20 : r_.one_in(5) ? r_.range(61, 1500) : 1048588;
     cfg_.log_append_time = r_.one_in(6);
+    cfg_.file_delete_delay_ms = r_.pick(std::vector<int64_t>{0, 0, 500, 60000});
     now_ = 1700000000000LL + static_cast<int64_t>(r_.below(1000000));
     int64_t start = r_.one_in(5) ? static_cast<int64_t>(r_.below(1000)) : 0;
     if (g_trace) {
@@ -1778,7 +1780,7 @@ class LogFuzz {
   // --- one random operation --------------------------------------------------
 
   void step() {
-    uint64_t pick = r_.below(100);
+    uint64_t pick = r_.below(104);
     if (total_bytes() > (big_ ? 6000000 : 400000) && pick < 40) pick = 96;  // bounded memory: delete/truncate
     if (pick < 30) {
       last_op_ = "append(assign)";
@@ -1874,7 +1876,7 @@ class LogFuzz {
       auto segs = segments();
       size_t count = r_.below(segs.size() + 1);
       size_t deleted = 0;
-      CHECK_OK(log_->delete_oldest_segments(count, &deleted), "delete_oldest_segments");
+      CHECK_OK(log_->delete_oldest_segments(count, now_, &deleted), "delete_oldest_segments");
       CHECK(deleted == std::min(count, segs.size() - 1), "deleted %zu of %zu segments", deleted, count);
       if (deleted > 0) {
         int64_t front = segs[deleted].base_offset;
@@ -1888,15 +1890,101 @@ class LogFuzz {
       if (m_end_ > m_start_ && r_.coin()) {
         int64_t to = m_start_ + (m_end_ - m_start_) / 2;
         auto segs = segments();
-        CHECK_OK(log_->delete_records_before(to), "delete_records_before");
+        CHECK_OK(log_->delete_records_before(to, now_), "delete_records_before");
         after_delete(segs, to);
       } else {
         do_truncate();
       }
-    } else {
+    } else if (pick < 100) {
       last_op_ = "verify";
       verify_all();
+    } else if (pick < 103) {
+      last_op_ = "delete_old_segments";
+      do_retention();
+    } else {
+      last_op_ = "delete_expired_files";
+      do_expire_files();
     }
+  }
+
+  // --- retention ---------------------------------------------------------------
+
+  // A retention pass with random settings (a topic's can change at any time),
+  // against the segments as the model knows them: Kafka's rules computed here
+  // independently.
+  void do_retention() {
+    cfg_.delete_policy = !r_.one_in(6);
+    cfg_.retention_bytes = r_.one_in(3) ? -1 : static_cast<int64_t>(r_.below(static_cast<uint64_t>(total_bytes()) + 300));
+    cfg_.retention_ms = r_.one_in(3) ? -1 : static_cast<int64_t>(r_.below(30000));
+    cfg_.file_delete_delay_ms = r_.pick(std::vector<int64_t>{0, 500, 60000});
+    log_->set_config(cfg_);
+    auto segs = segments();
+    const size_t n = segs.size();
+    auto deletable = [&](size_t i) { return i + 1 < n || segs[i].size_bytes > 0; };
+    size_t count = 0;
+    while (count + 1 < n && segs[count + 1].base_offset <= m_start_) ++count;
+    if (cfg_.delete_policy && cfg_.retention_bytes >= 0) {
+      uint64_t size = 0;
+      for (size_t i = count; i < n; ++i) size += segs[i].size_bytes;
+      if (size >= static_cast<uint64_t>(cfg_.retention_bytes)) {
+        uint64_t excess = size - static_cast<uint64_t>(cfg_.retention_bytes);
+        while (count < n && deletable(count) && segs[count].size_bytes <= excess) excess -= segs[count++].size_bytes;
+      }
+    }
+    if (cfg_.delete_policy && cfg_.retention_ms >= 0) {
+      // A segment without timestamps ages by its file's mtime: the real clock,
+      // far ahead of this test's, so it never counts as old here.
+      while (count < n && deletable(count) && segs[count].max_timestamp >= 0 && segs[count].max_timestamp < now_ &&
+             now_ - segs[count].max_timestamp > cfg_.retention_ms) {
+        ++count;
+      }
+    }
+    gregor::RetentionResult result;
+    CHECK_OK(log_->delete_old_segments(now_, &result), "delete_old_segments");
+    ++g_log_stats.retention_passes;
+    g_log_stats.retention_segments += result.segments;
+    CHECK(result.segments == count, "retention deleted %zu segments, expected %zu", result.segments, count);
+    CHECK(result.rolled == (count == n && count > 0), "retention rolled: %d", result.rolled ? 1 : 0);
+    CHECK(result.below_log_start + result.by_size + result.by_time == result.segments, "retention reasons do not add up");
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < count; ++i) bytes += segs[i].size_bytes;
+    CHECK(result.bytes == bytes, "retention deleted %" PRIu64 " bytes, expected %" PRIu64, result.bytes, bytes);
+    auto after = segments();
+    if (count == n && count > 0) {
+      CHECK(after.size() == 1 && after[0].base_offset == m_end_ && after[0].size_bytes == 0,
+            "retention of everything did not leave one empty segment at the log end");
+      model_.clear();
+      m_start_ = m_end_;
+    } else if (count > 0) {
+      int64_t front = segs[count].base_offset;
+      CHECK(after.front().base_offset == front, "after retention the log starts at segment %" PRId64 ", expected %" PRId64,
+            after.front().base_offset, front);
+      while (!model_.empty() && model_.front().base < front) model_.erase(model_.begin());
+      m_start_ = std::min(std::max(m_start_, front), m_end_);
+    }
+    for (size_t i = 0; i < count; ++i) {
+      std::string log_path = dir_ + "/" + gregor::segment_file_name(segs[i].base_offset, ".log");
+      CHECK(file_size(log_path) < 0, "%s is still there after retention", log_path.c_str());
+      if (cfg_.file_delete_delay_ms > 0) {
+        CHECK(file_size(log_path + ".deleted") >= 0, "%s.deleted is missing", log_path.c_str());
+      }
+    }
+    check_held();
+  }
+
+  // Time passes; the .deleted files whose delay is over go.
+  void do_expire_files() {
+    now_ += static_cast<int64_t>(r_.below(70000));
+    CHECK_OK(log_->delete_expired_files(now_), "delete_expired_files");
+    int64_t next = log_->next_file_deletion_ms();
+    CHECK(next < 0 || next > now_, "a file deletion due at %" PRId64 " is still waiting at %" PRId64, next, now_);
+    if (log_->pending_file_deletions() == 0) {
+      for (const auto& entry : dir_sizes(dir_)) {
+        CHECK(entry.first.size() < 8 || entry.first.compare(entry.first.size() - 8, 8, ".deleted") != 0,
+              "%s is left with no deletion pending", entry.first.c_str());
+      }
+    }
+    check_held();
   }
 
   int64_t random_offset() {
@@ -2097,7 +2185,7 @@ class LogFuzz {
   void do_delete_records() {
     int64_t offset = r_.one_in(8) ? m_end_ + 1 : r_.one_in(10) ? -1 : random_offset();
     auto segs = segments();
-    Status s = log_->delete_records_before(offset);
+    Status s = log_->delete_records_before(offset, now_);
     if (offset > m_end_ || offset < 0) {
       CHECK(s.code == KafkaError::kOffsetOutOfRange, "delete_records_before(%" PRId64 "): %s", offset,
             status_text(s).c_str());
@@ -2126,7 +2214,26 @@ class LogFuzz {
 
   void fault_op() {
     using gregor::FaultProbe;
-    switch (r_.below(3)) {
+    switch (r_.below(4)) {
+      case 3: {  // deleting a segment fails: nothing changes
+        auto segs = segments();
+        auto files_before = dir_sizes(dir_);
+        int64_t start_before = log_->log_start_offset();
+        arm(FaultProbe::kDelete);
+        size_t deleted = 0;
+        Status s = log_->delete_oldest_segments(1 + r_.below(3), now_, &deleted);
+        bool fired = gregor::g_fault_probe_remaining[static_cast<int>(FaultProbe::kDelete)].load() == 0;
+        disarm_all();
+        if (fired) {
+          CHECK(s.code == KafkaError::kKafkaStorageError, "a failing delete: %s", status_text(s).c_str());
+          CHECK(deleted == 0 && segments().size() == segs.size() && log_->log_start_offset() == start_before,
+                "a failed delete changed the log");
+          CHECK(dir_sizes(dir_) == files_before, "a failed delete changed the files");
+        } else {
+          CHECK(segs.size() == 1 && deleted == 0, "delete probe not reached with %zu segments", segs.size());
+        }
+        break;
+      }
       case 0: {  // the write of an append fails: nothing changes
         int64_t ignored = 0;
         auto batches = valid_batches(OffsetMode::kAssign, ignored);
@@ -2602,10 +2709,12 @@ int main(int argc, char** argv) {
   std::printf("storage_fuzz: %" PRIu64 " batch cases (%" PRIu64 " accepted / %" PRIu64 " rejected checks, %" PRIu64
               " record walks), %" PRIu64 " index cases, %" PRIu64 " log cases (%" PRIu64 " ops, %" PRIu64
               " appends of which %" PRIu64 " refused, %" PRIu64 " reads, %" PRIu64 " clean reopens, %" PRIu64
-              " crashes, %" PRIu64 " bytes cut by recovery) in %.1f s\n",
+              " crashes, %" PRIu64 " bytes cut by recovery, %" PRIu64 " retention passes deleting %" PRIu64
+              " segments) in %.1f s\n",
               totals.by_kind[0], g_batch_stats.accepted, g_batch_stats.rejected, g_batch_stats.walked,
               totals.by_kind[1], totals.by_kind[2], g_log_stats.ops, g_log_stats.appends, g_log_stats.rejected,
-              g_log_stats.reads, g_log_stats.reopens, g_log_stats.crashes, g_log_stats.truncated_bytes, elapsed());
+              g_log_stats.reads, g_log_stats.reopens, g_log_stats.crashes, g_log_stats.truncated_bytes,
+              g_log_stats.retention_passes, g_log_stats.retention_segments, elapsed());
   std::printf("storage_fuzz: %" PRIu64 " passed, %" PRIu64 " failed\n", totals.passed, totals.failed);
   return totals.failed == 0 && totals.passed > 0 ? 0 : 1;
 }

@@ -326,7 +326,7 @@ describe('config validation', () => {
   it('rejects an unknown key, naming it', async () => {
     // Proves typos in topic config keys are refused rather than silently ignored.
     await expectConfigError({ 'segment.byte': 1000 } as LogConfigInput, 'segment.byte');
-    await expectConfigError({ 'retention.ms': 1000 } as LogConfigInput, 'retention.ms');
+    await expectConfigError({ 'min.insync.replicas': 1 } as LogConfigInput, 'min.insync.replicas');
   });
 
   it('rejects non-integer and non-numeric values, naming the key', async () => {
