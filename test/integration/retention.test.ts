@@ -332,13 +332,15 @@ describe('leftover .deleted files', () => {
 });
 
 describe('a full disk (8 MiB tmpfs)', () => {
-  const mountPoint = mkdtempSync(join(tmpdir(), 'gregor-full-'));
-  const dataDir = join(mountPoint, 'data');
+  let mountPoint = '';
+  let dataDir = '';
   let mounted = false;
   let broker: RunningBroker | undefined;
   let client: WireClient | undefined;
 
   beforeAll(async () => {
+    mountPoint = mkdtempSync(join(tmpdir(), 'gregor-full-'));
+    dataDir = join(mountPoint, 'data');
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mountPoint], { stdio: 'pipe' });
       mounted = true;
@@ -357,7 +359,7 @@ describe('a full disk (8 MiB tmpfs)', () => {
       await broker?.stop().catch((error: unknown) => console.warn(`broker stop: ${(error as Error).message}`));
     } finally {
       if (mounted) execFileSync('umount', ['-l', mountPoint]);
-      rmSync(mountPoint, { recursive: true, force: true });
+      if (mountPoint) rmSync(mountPoint, { recursive: true, force: true });
     }
   });
 
