@@ -2,13 +2,14 @@
 //
 //   --files a.log,b.index,...   (required; .log, .index or .timeindex)
 //   --print-data-log            also print each record's key and value
+//                               (compressed batches are decompressed)
 //
 // Works on Gregor's and Kafka's files alike, without a broker.
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 
 import { native } from '../native.js';
-import { decodeRecordBatches } from '../protocol/record-batch.js';
+import { decodeRecordBatches, type DecodedRecord } from '../protocol/record-batch.js';
 import { COMPRESSION_NAMES } from '../protocol/compression.js';
 import { parseArgs } from './args.js';
 
@@ -64,8 +65,16 @@ function dumpBatches(bytes: Buffer, printData: boolean, out: (line: string) => v
         ` isControl: ${(attributes & 0x20) !== 0} position: ${position} ${timestampType}: ${batch.readBigInt64BE(35)}` +
         ` size: ${size} magic: ${batch.readInt8(16)} compresscodec: ${CODEC_NAMES[attributes & 0x07] ?? 'unknown'} crcValid: ${crcValid}`,
     );
-    if (printData && crcValid && (attributes & 0x07) === 0) {
-      for (const record of decodeRecordBatches(batch)[0]?.records ?? []) {
+    if (printData && crcValid) {
+      // Compressed batches are decompressed (every codec), as kafka-dump-log does.
+      let records: DecodedRecord[];
+      try {
+        records = decodeRecordBatches(batch)[0]?.records ?? [];
+      } catch (error) {
+        out(`| records cannot be decoded: ${(error as Error).message}`);
+        records = [];
+      }
+      for (const record of records) {
         out(
           `| offset: ${record.offset} ${timestampType}: ${record.timestamp} keySize: ${record.key?.length ?? -1}` +
             ` valueSize: ${record.value?.length ?? -1} sequence: ${baseSequence < 0 ? -1 : baseSequence + record.offset - Number(baseOffset)}` +

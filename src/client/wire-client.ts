@@ -56,6 +56,8 @@ export class WireClient {
         reject(new Error(`could not connect to ${bootstrap}: ${error.message}`));
       });
     });
+    // As every Kafka client: small pipelined requests must not wait for Nagle.
+    socket.setNoDelay(true);
     const client = new WireClient(socket, clientId);
     const versions = await client.request(ApiVersionsApi, 0, {});
     if (versions.errorCode !== 0) throw new Error(`ApiVersions failed with error ${versions.errorCode}`);

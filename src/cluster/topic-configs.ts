@@ -1,7 +1,8 @@
 // Topic configuration keys the broker accepts (Kafka's names), each with the
-// broker key its default comes from. The storage-engine keys are validated by
+// broker key its default comes from. The storage-engine keys (including the
+// compression keys, which Log.append applies) are validated by
 // src/log/config.ts; the others are validated here and stored, and take
-// effect when their feature lands (compaction, compression).
+// effect when their feature lands (compaction).
 import { BROKER_KEYS, sourceOf, type BrokerConfig } from '../config/broker-config.js';
 import { ConfigError, LOG_CONFIG_KEYS, NEVER, resolveLogConfig, type LogConfigInput } from '../log/config.js';
 
@@ -41,10 +42,14 @@ const ENGINE_BROKER_KEYS: Record<string, string> = {
   'flush.ms': 'log.flush.interval.ms',
   'max.message.bytes': 'message.max.bytes',
   'message.timestamp.type': 'log.message.timestamp.type',
+  'compression.type': 'compression.type',
+  'compression.gzip.level': 'compression.gzip.level',
+  'compression.lz4.level': 'compression.lz4.level',
+  'compression.zstd.level': 'compression.zstd.level',
+  'gregor.record.validation': 'gregor.log.record.validation',
 };
 
 const OTHER_KEYS: Record<string, TopicKey> = {
-  'compression.type': { default: 'producer', validate: oneOf('producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd') },
   'min.insync.replicas': { default: '1', validate: integer(1) },
   'delete.retention.ms': { default: '86400000', validate: integer(0) },
   'min.compaction.lag.ms': { default: '0', validate: integer(0) },
@@ -145,7 +150,11 @@ const TOPIC_CONFIG_INFO: Record<string, { type: number; doc: string }> = {
   'retention.ms': { type: ConfigType.LONG, doc: 'Retention by time (-1: forever)' },
   'retention.bytes': { type: ConfigType.LONG, doc: 'Retention by size per partition (-1: unlimited)' },
   'cleanup.policy': { type: ConfigType.LIST, doc: 'delete, compact or both: retention deletes segments only under delete (compaction is not implemented yet)' },
-  'compression.type': { type: ConfigType.STRING, doc: 'Compression of stored batches (stored; batches are kept as produced)' },
+  'compression.type': { type: ConfigType.STRING, doc: 'Codec of stored batches: producer keeps each batch as produced; uncompressed, gzip, snappy, lz4, zstd recompress other codecs on append' },
+  'compression.gzip.level': { type: ConfigType.INT, doc: 'gzip level when the broker compresses: 1-9, -1 for zlib\'s default' },
+  'compression.lz4.level': { type: ConfigType.INT, doc: 'lz4 level (1-17); stored, lz4-napi has a single level' },
+  'compression.zstd.level': { type: ConfigType.INT, doc: 'zstd level when the broker compresses (-131072 to 22)' },
+  'gregor.record.validation': { type: ConfigType.STRING, doc: 'shallow: compressed batches are checked by header and CRC; full: decompressed and every record checked, as Kafka does' },
   'min.insync.replicas': { type: ConfigType.INT, doc: 'Replicas that must acknowledge acks=all (one node: always met)' },
   'delete.retention.ms': { type: ConfigType.LONG, doc: 'How long compaction keeps delete tombstones' },
   'file.delete.delay.ms': { type: ConfigType.LONG, doc: 'Delay before a deleted segment file is removed' },
@@ -179,6 +188,11 @@ const BROKER_SYNONYMS: Record<string, readonly string[]> = {
   'flush.ms': ['log.flush.interval.ms', 'log.flush.scheduler.interval.ms'],
   'max.message.bytes': ['message.max.bytes'],
   'message.timestamp.type': ['log.message.timestamp.type'],
+  'compression.type': ['compression.type'],
+  'compression.gzip.level': ['compression.gzip.level'],
+  'compression.lz4.level': ['compression.lz4.level'],
+  'compression.zstd.level': ['compression.zstd.level'],
+  'gregor.record.validation': ['gregor.log.record.validation'],
   'retention.ms': ['log.retention.ms', 'log.retention.minutes', 'log.retention.hours'],
   'retention.bytes': ['log.retention.bytes'],
   'cleanup.policy': ['log.cleanup.policy'],

@@ -16,6 +16,8 @@ interface KeySpec {
   min?: number;
   max?: number;
   values?: readonly string[];
+  /** Extra rule beyond kind/min/max: why `value` is invalid, or undefined. */
+  check?: (value: string) => string | undefined;
   doc: string;
 }
 
@@ -51,6 +53,11 @@ export const BROKER_KEYS: Record<string, KeySpec> = {
   'log.flush.scheduler.interval.ms': { kind: 'long', default: LONG_MAX, min: 0, doc: 'How often logs are checked for flush.ms' },
   'log.flush.offset.checkpoint.interval.ms': { kind: 'int', default: '60000', min: 0, doc: 'How often the recovery point checkpoint is written' },
   'log.message.timestamp.type': { kind: 'enum', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'], doc: 'Topic default for message.timestamp.type' },
+  'compression.type': { kind: 'enum', default: 'producer', values: ['producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd'], doc: 'Topic default for compression.type: producer keeps each batch\'s codec, the others recompress on append' },
+  'compression.gzip.level': { kind: 'int', default: '-1', min: -1, max: 9, check: (v) => (v.trim() === '0' ? 'must be -1 or between 1 and 9' : undefined), doc: 'gzip level when the broker compresses (-1: zlib\'s default)' },
+  'compression.lz4.level': { kind: 'int', default: '9', min: 1, max: 17, doc: 'lz4 level when the broker compresses (stored; lz4-napi has a single level)' },
+  'compression.zstd.level': { kind: 'int', default: '3', min: -131072, max: 22, doc: 'zstd level when the broker compresses' },
+  'gregor.log.record.validation': { kind: 'enum', default: 'shallow', values: ['shallow', 'full'], doc: 'Topic default for gregor.record.validation: full decompresses every compressed batch to check its records' },
   'log.retention.hours': { kind: 'int', default: '168', min: -1, doc: 'Retention by time in hours' },
   'log.retention.minutes': { kind: 'int', min: -1, doc: 'Retention by time in minutes' },
   'log.retention.ms': { kind: 'long', min: -1, doc: 'Retention by time in ms (-1: forever)' },
@@ -90,6 +97,11 @@ export const DYNAMIC_BROKER_KEYS: readonly string[] = [
   'log.retention.minutes',
   'log.retention.hours',
   'log.retention.bytes',
+  'compression.type',
+  'compression.gzip.level',
+  'compression.lz4.level',
+  'compression.zstd.level',
+  'gregor.log.record.validation',
 ];
 
 /** DescribeConfigs sources of the layers a broker key can be set in (Kafka's ConfigSource ids). */
@@ -202,6 +214,8 @@ function checkValue(key: string, value: string, spec: KeySpec): void {
     default:
       break;
   }
+  const why = spec.check?.(value);
+  if (why) fail(why);
 }
 
 export function parseListeners(key: string, value: string): Listener[] {
@@ -287,6 +301,11 @@ export function resolveBrokerConfig(...sources: ReadonlyMap<string, string>[]): 
     'file.delete.delay.ms': num('log.segment.delete.delay.ms'),
     'max.message.bytes': num('message.max.bytes'),
     'message.timestamp.type': get('log.message.timestamp.type'),
+    'compression.type': get('compression.type'),
+    'compression.gzip.level': num('compression.gzip.level'),
+    'compression.lz4.level': num('compression.lz4.level'),
+    'compression.zstd.level': num('compression.zstd.level'),
+    'gregor.record.validation': get('gregor.log.record.validation'),
   };
   return {
     values,

@@ -37,7 +37,29 @@ export interface LogConfig {
   'max.message.bytes': number;
   /** CreateTime keeps producer timestamps; LogAppendTime stamps each batch at append. */
   'message.timestamp.type': 'CreateTime' | 'LogAppendTime';
+  /**
+   * Codec of stored batches: `producer` keeps each batch's own codec;
+   * `uncompressed`, `gzip`, `snappy`, `lz4`, `zstd` recompress batches in
+   * another codec on append (src/log/batch-compression.ts).
+   */
+  'compression.type': CompressionType;
+  /** gzip level when the log compresses (KIP-390): 1-9, or -1 for zlib's default (6). */
+  'compression.gzip.level': number;
+  /** lz4 level (1-17): validated and stored; lz4-napi has a single level, so it does not change the bytes. */
+  'compression.lz4.level': number;
+  /** zstd level when the log compresses: -131072..22. */
+  'compression.zstd.level': number;
+  /**
+   * Gregor's own key. `shallow`: a compressed batch is checked by its header
+   * and outer CRC, and its records only where it is decompressed anyway
+   * (recompression, compacted topics). `full`: every compressed batch is
+   * decompressed and its records checked, as Kafka does.
+   */
+  'gregor.record.validation': 'shallow' | 'full';
 }
+
+export type CompressionType = 'producer' | 'uncompressed' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+export const COMPRESSION_TYPES: readonly CompressionType[] = ['producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd'];
 
 export type LogConfigInput = Partial<Record<keyof LogConfig, number | string>>;
 
@@ -46,6 +68,8 @@ interface NumberKey {
   default: number;
   min: number;
   max: number;
+  /** Values accepted outside [min, max] (gzip's -1). */
+  also?: readonly number[];
 }
 interface EnumKey {
   kind: 'enum';
@@ -76,6 +100,11 @@ const KEYS: Record<keyof LogConfig, NumberKey | EnumKey | ListKey> = {
   'file.delete.delay.ms': { kind: 'number', default: 60000, min: 0, max: NEVER },
   'max.message.bytes': { kind: 'number', default: 1048588, min: 0, max: INT_MAX },
   'message.timestamp.type': { kind: 'enum', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'] },
+  'compression.type': { kind: 'enum', default: 'producer', values: COMPRESSION_TYPES },
+  'compression.gzip.level': { kind: 'number', default: -1, min: 1, max: 9, also: [-1] },
+  'compression.lz4.level': { kind: 'number', default: 9, min: 1, max: 17 },
+  'compression.zstd.level': { kind: 'number', default: 3, min: -131072, max: 22 },
+  'gregor.record.validation': { kind: 'enum', default: 'shallow', values: ['shallow', 'full'] },
 };
 
 export const LOG_CONFIG_KEYS = Object.keys(KEYS) as (keyof LogConfig)[];
@@ -110,8 +139,8 @@ function parseNumber(key: string, raw: number | string, rule: NumberKey): number
     throw new ConfigError(key, `Invalid value ${value} for configuration ${key}: must be an integer`);
   }
   if (value > NEVER && rule.max === NEVER) value = NEVER;
-  if (value < rule.min || value > rule.max) {
-    const range = rule.max === NEVER ? `at least ${rule.min}` : `between ${rule.min} and ${rule.max}`;
+  if ((value < rule.min || value > rule.max) && !rule.also?.includes(value)) {
+    const range = (rule.max === NEVER ? `at least ${rule.min}` : `between ${rule.min} and ${rule.max}`) + (rule.also ? ` or ${rule.also.join(', ')}` : '');
     throw new ConfigError(key, `Invalid value ${value} for configuration ${key}: must be ${range}`);
   }
   return value;

@@ -4,6 +4,8 @@
 import { LogError, toLogError } from '../errors.js';
 import type { NativeFileRegion, NativeLog, NativeRetentionResult, NativeSegmentInfo } from '../native.js';
 import { NEVER, resolveLogConfig, toNativeConfig, type LogConfig, type LogConfigInput } from './config.js';
+import { compressionPolicy, prepareBatches, type CompressionPolicy } from './batch-compression.js';
+import { decodeRecordBatches, decodeRecordBatchesAsync, type DecodedBatch } from '../protocol/record-batch.js';
 
 export interface AppendResult {
   /** Offset of the first record appended. */
@@ -19,6 +21,12 @@ export interface AppendResult {
 export interface AppendOptions {
   /** Resolve only after the batches are fsynced (concurrent durable appends share fsyncs). */
   durable?: boolean;
+  /**
+   * Refuse records without a key (INVALID_RECORD), Kafka's rule for
+   * compacted topics; every batch's records are read, compressed ones
+   * decompressed.
+   */
+  requireKeys?: boolean;
 }
 
 /** Bytes of whole batches in one segment file, for sendfile(2). Call release() when sent. */
@@ -59,6 +67,11 @@ async function wrap<T>(promise: Promise<T>): Promise<T> {
 export class Log {
   #native: NativeLog;
   #config: LogConfig;
+  #compression: CompressionPolicy;
+  /** Appends whose batches are being prepared (recompressed or checked) in TypeScript. */
+  #preparing = 0;
+  /** Settles once the latest prepared append has been handed to the engine: later appends queue behind it. */
+  #handedOff: Promise<unknown> = Promise.resolve();
   #closed = false;
   #flushTimer: NodeJS.Timeout | undefined;
   #onClose: ((log: Log) => Promise<void>) | undefined;
@@ -81,6 +94,7 @@ export class Log {
   ) {
     this.#native = nativeLog;
     this.#config = config;
+    this.#compression = compressionPolicy(config);
     this.#onClose = onClose;
     this.#scheduleFlush();
     this.#onRetention = onRetention;
@@ -127,7 +141,38 @@ export class Log {
    */
   async append(batches: Uint8Array, options: AppendOptions = {}): Promise<AppendResult> {
     this.#checkOpen();
-    return wrap(this.#native.append(batches, false, options.durable === true));
+    const durable = options.durable === true;
+    const requireKeys = options.requireKeys === true;
+    // The fast path: nothing to do in TypeScript and nothing queued before us.
+    if (this.#compression.passthrough && !requireKeys && this.#preparing === 0) return wrap(this.#native.append(batches, false, durable));
+    return this.#appendPrepared(batches, durable, requireKeys);
+  }
+
+  // Batches that may need recompressing or checking (see batch-compression.ts).
+  // The engine orders appends by the time they reach it, so every append that
+  // starts while one is being prepared waits for it to be handed over: a
+  // partition keeps the order in which append() was called.
+  async #appendPrepared(batches: Uint8Array, durable: boolean, requireKeys: boolean): Promise<AppendResult> {
+    const buffer = Buffer.isBuffer(batches) ? batches : Buffer.from(batches.buffer, batches.byteOffset, batches.byteLength);
+    const policy = this.#compression;
+    const prepared = policy.passthrough && !requireKeys ? Promise.resolve(buffer) : prepareBatches(buffer, policy, requireKeys);
+    const previous = this.#handedOff;
+    const handedOff = Promise.all([prepared, previous]).then(([bytes]) => {
+      this.#checkOpen();
+      // In an object, so that awaiting the hand-over does not wait for the append itself.
+      return { appended: this.#native.append(bytes, false, durable) };
+    });
+    this.#preparing++;
+    this.#handedOff = handedOff.catch(() => undefined);
+    let appended: Promise<AppendResult>;
+    try {
+      ({ appended } = await handedOff);
+    } catch (error) {
+      throw toLogError(error);
+    } finally {
+      this.#preparing--;
+    }
+    return wrap(appended);
   }
 
   /** Appends batches keeping their offsets, which must continue the log (replication's follower path). */
@@ -168,9 +213,55 @@ export class Log {
     if (!Number.isSafeInteger(timestamp)) throw new RangeError(`timestamp must be a safe integer, got ${timestamp}`);
     if (timestamp === EARLIEST_TIMESTAMP) return { offset: this.logStartOffset, timestamp: -1 };
     if (timestamp === LATEST_TIMESTAMP) return { offset: this.logEndOffset, timestamp: -1 };
-    if (timestamp === MAX_TIMESTAMP) return wrap(this.#native.offsetOfMaxTimestamp());
+    if (timestamp === MAX_TIMESTAMP) return this.#recordLevel(await wrap(this.#native.offsetOfMaxTimestamp()), MAX_TIMESTAMP);
     if (timestamp < 0) throw new RangeError(`timestamp ${timestamp} is neither a time nor -1, -2 or -3`);
-    return wrap(this.#native.offsetForTimestamp(timestamp));
+    return this.#recordLevel(await wrap(this.#native.offsetForTimestamp(timestamp)), timestamp);
+  }
+
+  // The engine searches records of uncompressed batches; for a compressed
+  // (CreateTime) batch it answers with the batch: its first readable offset
+  // and its maxTimestamp. Here that one batch is decompressed for the
+  // record-level answer: the first record at or after the hit whose
+  // timestamp is >= `timestamp`, or for MAX_TIMESTAMP the first record with
+  // the batch's largest timestamp. Only a batch whose header claims a larger
+  // maxTimestamp than its records have (kept as produced under shallow
+  // validation) sends the search on to the following batches. A batch that
+  // cannot be decoded leaves the engine's answer.
+  async #recordLevel(hit: TimestampOffset | null, timestamp: number): Promise<TimestampOffset | null> {
+    if (hit === null) return null;
+    let batches = await this.#batchAt(hit.offset);
+    const first = batches?.[0];
+    if (first === undefined || first.compression === 'none' || first.timestampType === 'LogAppendTime') return hit;
+    if (timestamp === MAX_TIMESTAMP) {
+      let best: TimestampOffset | null = null;
+      for (const r of first.records) {
+        if (r.offset >= hit.offset && (best === null || r.timestamp > best.timestamp)) best = { offset: r.offset, timestamp: r.timestamp };
+      }
+      return best ?? hit;
+    }
+    // Bounded by the log end: each step reads the next batch.
+    for (let from = hit.offset; batches !== undefined && batches.length > 0; ) {
+      for (const batch of batches) {
+        for (const r of batch.records) {
+          if (r.offset >= from && r.timestamp >= timestamp) return { offset: r.offset, timestamp: r.timestamp };
+        }
+        from = batch.lastOffset + 1;
+      }
+      if (from >= this.logEndOffset) return null;
+      batches = await this.#batchAt(from);
+    }
+    return hit;
+  }
+
+  /** The decoded batch holding `offset` (undefined at the end, or if it cannot be decoded). */
+  async #batchAt(offset: number): Promise<DecodedBatch[] | undefined> {
+    try {
+      const bytes = await this.#native.read(offset, 1);
+      if (bytes.length < 61 || (bytes.readInt16BE(21) & 0x07) === 0) return decodeRecordBatches(bytes);
+      return await decodeRecordBatchesAsync(bytes);
+    } catch {
+      return undefined;
+    }
   }
 
   /** fsyncs everything appended so far and advances the recovery point. */
@@ -295,6 +386,7 @@ export class Log {
     const config = resolveLogConfig(input, this.#config);
     await wrap(this.#native.setConfig(toNativeConfig(config)));
     this.#config = config;
+    this.#compression = compressionPolicy(config);
     this.#scheduleFlush();
   }
 

@@ -1,8 +1,10 @@
-// RecordBatch v2 encoding and decoding in TypeScript, for embedding users and
-// tests. The byte layout is documented in native/record_batch.h and
-// docs/STORAGE_FORMAT.md; the CRC-32C comes from the addon.
+// RecordBatch v2 encoding and decoding in TypeScript, for embedding users,
+// tools and tests, with every codec (gzip, snappy, lz4, zstd; see
+// compression.ts). The byte layout is documented in native/record_batch.h and
+// docs/STORAGE_FORMAT.md; the CRC-32C comes from the addon. walkRecords() is
+// the broker's check of decompressed records (src/log/batch-compression.ts).
 import { native } from '../native.js';
-import { COMPRESSION_IDS, codecFor, compressionName, type CompressionName } from './compression.js';
+import { COMPRESSION_IDS, compressSync, compressionName, decompress, decompressSync, type CompressionName } from './compression.js';
 
 export type Bytes = Buffer | Uint8Array | string;
 
@@ -25,6 +27,11 @@ export interface EncodeOptions {
   /** Timestamp for records that have none (default: now). */
   timestamp?: number;
   compression?: CompressionName;
+  /**
+   * The codec's level (KIP-390): gzip 1-9 (-1: zlib's default), zstd
+   * -131072..22 (default 3). lz4-napi has a single level, so lz4 ignores it.
+   */
+  compressionLevel?: number;
   producerId?: number;
   producerEpoch?: number;
   baseSequence?: number;
@@ -185,7 +192,7 @@ export function encodeRecordBatch(records: readonly RecordInput[], options: Enco
     const plain = Buffer.alloc(recordsBytes);
     let at = 0;
     prepared.forEach((r, i) => (at = writeRecord(plain, at, r, i)));
-    const payload = codecFor(compression).compress(plain);
+    const payload = compressSync(compression, plain, options.compressionLevel);
     batch = Buffer.alloc(BATCH_HEADER_BYTES + payload.length);
     payload.copy(batch, BATCH_HEADER_BYTES);
   }
@@ -220,10 +227,25 @@ class Reader {
     throw new Error(`malformed record: ${what} at byte ${this.position}`);
   }
   varint(maxBytes = 10): number {
-    let raw = 0n;
+    // Numbers while the value fits in 49 bits (every realistic length, delta
+    // and timestamp delta), BigInt beyond.
+    let raw = 0;
     for (let i = 0; i < maxBytes; i++) {
       if (this.position >= this.end) this.fail('truncated varint');
       const byte = this.buffer[this.position++]!;
+      if (i === 7) return this.#bigVarint(raw, byte, maxBytes);
+      raw += (byte & 0x7f) * 2 ** (7 * i);
+      if ((byte & 0x80) === 0) return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+    }
+    return this.fail('varint too long');
+  }
+  #bigVarint(low: number, byte: number, maxBytes: number): number {
+    let raw = BigInt(low);
+    for (let i = 7; i < maxBytes; i++) {
+      if (i > 7) {
+        if (this.position >= this.end) this.fail('truncated varint');
+        byte = this.buffer[this.position++]!;
+      }
       raw |= BigInt(byte & 0x7f) << BigInt(7 * i);
       if ((byte & 0x80) === 0) return Number((raw >> 1n) ^ -(raw & 1n));
     }
@@ -231,7 +253,8 @@ class Reader {
   }
   sized(): Buffer | null {
     const length = this.varint(5);
-    if (length < 0) return null;
+    if (length === -1) return null;
+    if (length < 0) this.fail(`negative length ${length}`);
     if (length > this.end - this.position) this.fail(`length ${length} past the end`);
     const out = this.buffer.subarray(this.position, this.position + length);
     this.position += length;
@@ -240,13 +263,37 @@ class Reader {
 }
 
 /**
- * Decodes every whole RecordBatch v2 in `buffer` (as returned by Log.read).
- * Throws on a bad CRC, a magic other than 2, or malformed records; a
- * trailing partial batch is ignored, as clients do.
+ * Decodes every whole RecordBatch v2 in `buffer` (as returned by Log.read),
+ * decompressing gzip, snappy (raw or xerial), lz4 and zstd batches.
+ * Throws on a bad CRC, a magic other than 2, an undecodable payload or
+ * malformed records; a trailing partial batch is ignored, as clients do.
  */
 export function decodeRecordBatches(buffer: Uint8Array): DecodedBatch[] {
+  return wholeBatches(buffer).map((batch) => {
+    const compression = compressionName(batch.readInt16BE(21) & 0x07);
+    const payload = batch.subarray(BATCH_HEADER_BYTES);
+    return decodeBatch(batch, compression === 'none' ? payload : decompressSync(compression, payload));
+  });
+}
+
+/**
+ * decodeRecordBatches with the decompression on libuv's thread pool instead
+ * of the calling thread (the broker's form).
+ */
+export async function decodeRecordBatchesAsync(buffer: Uint8Array): Promise<DecodedBatch[]> {
+  const decoded: DecodedBatch[] = [];
+  for (const batch of wholeBatches(buffer)) {
+    const compression = compressionName(batch.readInt16BE(21) & 0x07);
+    const payload = batch.subarray(BATCH_HEADER_BYTES);
+    decoded.push(decodeBatch(batch, compression === 'none' ? payload : await decompress(compression, payload)));
+  }
+  return decoded;
+}
+
+/** The whole batches in `buffer`, each checked for magic and CRC-32C; a trailing partial batch is left out. */
+function wholeBatches(buffer: Uint8Array): Buffer[] {
   const data = toBuffer(buffer);
-  const batches: DecodedBatch[] = [];
+  const batches: Buffer[] = [];
   let position = 0;
   while (position + BATCH_HEADER_BYTES <= data.length) {
     const size = LOG_OVERHEAD_BYTES + data.readInt32BE(position + 8);
@@ -258,61 +305,120 @@ export function decodeRecordBatches(buffer: Uint8Array): DecodedBatch[] {
     const crc = batch.readUInt32BE(17);
     const computed = native.crc32c(batch.subarray(CRC_START));
     if (crc !== computed) throw new Error(`batch at byte ${position} fails its CRC-32C check`);
-    const attributes = batch.readInt16BE(21);
-    const compression = compressionName(attributes & 0x07);
-    const logAppendTime = (attributes & 0x08) !== 0;
-    const baseOffset = Number(batch.readBigInt64BE(0));
-    const baseTimestamp = Number(batch.readBigInt64BE(27));
-    const maxTimestamp = Number(batch.readBigInt64BE(35));
-    const count = batch.readInt32BE(57);
-    let records: Buffer = batch.subarray(BATCH_HEADER_BYTES);
-    if (compression !== 'none') records = codecFor(compression).decompress(records);
-    const reader = new Reader(records, 0, records.length);
-    const decoded: DecodedRecord[] = [];
-    for (let i = 0; i < count; i++) {
-      const length = reader.varint(5);
-      const end = reader.position + length;
-      if (length < 1 || end > reader.end) reader.fail(`record ${i} length ${length}`);
-      const recordReader = new Reader(records, reader.position + 1, end);
-      const timestampDelta = recordReader.varint();
-      const offsetDelta = recordReader.varint(5);
-      const key = recordReader.sized();
-      const value = recordReader.sized();
-      const headerCount = recordReader.varint(5);
-      const headers: DecodedRecord['headers'] = [];
-      for (let h = 0; h < headerCount; h++) {
-        const headerKey = recordReader.sized();
-        if (headerKey === null) return recordReader.fail('null header key');
-        headers.push({ key: headerKey.toString('utf8'), value: recordReader.sized() });
-      }
-      if (recordReader.position !== end) recordReader.fail(`record ${i} has trailing bytes`);
-      reader.position = end;
-      decoded.push({
-        offset: baseOffset + offsetDelta,
-        timestamp: logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta,
-        key,
-        value,
-        headers,
-      });
-    }
-    batches.push({
-      baseOffset,
-      lastOffset: baseOffset + batch.readInt32BE(23),
-      sizeBytes: size,
-      partitionLeaderEpoch: batch.readInt32BE(12),
-      attributes,
-      compression,
-      timestampType: logAppendTime ? 'LogAppendTime' : 'CreateTime',
-      isTransactional: (attributes & 0x10) !== 0,
-      isControl: (attributes & 0x20) !== 0,
-      baseTimestamp,
-      maxTimestamp,
-      producerId: Number(batch.readBigInt64BE(43)),
-      producerEpoch: batch.readInt16BE(51),
-      baseSequence: batch.readInt32BE(53),
-      records: decoded,
-    });
+    batches.push(batch);
     position += size;
   }
   return batches;
+}
+
+/** One batch's header and its records, `records` being the batch's payload decompressed. */
+function decodeBatch(batch: Buffer, records: Buffer): DecodedBatch {
+  const attributes = batch.readInt16BE(21);
+  const compression = compressionName(attributes & 0x07);
+  const logAppendTime = (attributes & 0x08) !== 0;
+  const baseOffset = Number(batch.readBigInt64BE(0));
+  const baseTimestamp = Number(batch.readBigInt64BE(27));
+  const maxTimestamp = Number(batch.readBigInt64BE(35));
+  const count = batch.readInt32BE(57);
+  const reader = new Reader(records, 0, records.length);
+  const decoded: DecodedRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const length = reader.varint(5);
+    const end = reader.position + length;
+    if (length < 1 || end > reader.end) reader.fail(`record ${i} length ${length}`);
+    const recordReader = new Reader(records, reader.position + 1, end);
+    const timestampDelta = recordReader.varint();
+    const offsetDelta = recordReader.varint(5);
+    const key = recordReader.sized();
+    const value = recordReader.sized();
+    const headerCount = recordReader.varint(5);
+    const headers: DecodedRecord['headers'] = [];
+    for (let h = 0; h < headerCount; h++) {
+      const headerKey = recordReader.sized();
+      if (headerKey === null) return recordReader.fail('null header key');
+      headers.push({ key: headerKey.toString('utf8'), value: recordReader.sized() });
+    }
+    if (recordReader.position !== end) recordReader.fail(`record ${i} has trailing bytes`);
+    reader.position = end;
+    decoded.push({
+      offset: baseOffset + offsetDelta,
+      timestamp: logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta,
+      key,
+      value,
+      headers,
+    });
+  }
+  return {
+    baseOffset,
+    lastOffset: baseOffset + batch.readInt32BE(23),
+    sizeBytes: batch.length,
+    partitionLeaderEpoch: batch.readInt32BE(12),
+    attributes,
+    compression,
+    timestampType: logAppendTime ? 'LogAppendTime' : 'CreateTime',
+    isTransactional: (attributes & 0x10) !== 0,
+    isControl: (attributes & 0x20) !== 0,
+    baseTimestamp,
+    maxTimestamp,
+    producerId: Number(batch.readBigInt64BE(43)),
+    producerEpoch: batch.readInt16BE(51),
+    baseSequence: batch.readInt32BE(53),
+    records: decoded,
+  };
+}
+
+/** Why walkRecords refused a batch's records: `corrupt` maps to CORRUPT_MESSAGE, `invalid` to INVALID_RECORD. */
+export class RecordsError extends Error {
+  override readonly name = 'RecordsError';
+  constructor(
+    message: string,
+    readonly kind: 'corrupt' | 'invalid',
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * @internal The broker's check of a batch's (decompressed) records, the same
+ * the engine makes on uncompressed batches: `count` records whose lengths
+ * frame exactly their fields and together fill `records`, offset deltas
+ * 0..count-1, and (for compacted topics) a key on every record. Resolves to
+ * the largest record timestamp.
+ */
+export function walkRecords(records: Buffer, count: number, baseTimestamp: number, options: { requireKeys?: boolean } = {}): { maxTimestamp: number } {
+  const reader = new Reader(records, 0, records.length);
+  let maxTimestamp = -Infinity;
+  let i = 0;
+  try {
+    for (; i < count; i++) {
+      const length = reader.varint(5);
+      const end = reader.position + length;
+      if (length < 1 || end > reader.end) {
+        throw new RecordsError(`record ${i} claims ${length} bytes but the batch has ${reader.end - reader.position} left`, 'corrupt');
+      }
+      const record = new Reader(records, reader.position + 1, end);
+      const timestamp = baseTimestamp + record.varint();
+      if (timestamp > maxTimestamp) maxTimestamp = timestamp;
+      const offsetDelta = record.varint(5);
+      if (offsetDelta !== i) throw new RecordsError(`record ${i} has offset delta ${offsetDelta} out of sequence`, 'invalid');
+      const key = record.sized();
+      if (key === null && options.requireKeys) {
+        throw new RecordsError(`record ${i} has no key: a compacted topic cannot accept records without keys`, 'invalid');
+      }
+      record.sized();
+      const headerCount = record.varint(5);
+      if (headerCount < 0) throw new RecordsError(`record ${i} has a bad header count`, 'corrupt');
+      for (let h = 0; h < headerCount; h++) {
+        if (record.sized() === null) throw new RecordsError(`record ${i} has a null header key`, 'corrupt');
+        record.sized();
+      }
+      if (record.position !== end) throw new RecordsError(`record ${i} length does not match its fields`, 'corrupt');
+      reader.position = end;
+    }
+  } catch (error) {
+    if (error instanceof RecordsError) throw error;
+    throw new RecordsError(`record ${i}: ${(error as Error).message}`, 'corrupt');
+  }
+  if (reader.position !== reader.end) throw new RecordsError('batch has bytes after its last record', 'corrupt');
+  return { maxTimestamp };
 }

@@ -73,7 +73,7 @@ describe('gregor CLI', () => {
 
   it('prints the advertised API versions and dumps a segment', async () => {
     const versions = (await gregor('broker-api-versions', ...bs)).stdout;
-    expect(versions).toContain('Produce(0): 3 to 11 [usable: 11]');
+    expect(versions).toContain('Produce(0): 0 to 11 [usable: 11]');
     expect(versions).toContain('ApiVersions(18): 0 to 3');
     const producer = await execFileAsync('sh', ['-c', `printf 'k1:v1\\nk2:v2\\n' | kcat -b ${broker.bootstrapServers} -P -t cli-d -K: -p 0`]);
     expect(producer.stderr).toBe('');

@@ -15,6 +15,10 @@
 // Fetch sessions (KIP-227, v7+): see src/server/fetch-sessions.ts. Partitions
 // left out of an incremental response have their file regions released
 // unsent (the router releases every region of the request).
+// Compression: batches go out as stored, whatever their codec. As Kafka
+// (KIP-110), a topic whose compression.type is zstd answers Fetch v0-v9 with
+// UNSUPPORTED_COMPRESSION_TYPE; zstd batches a producer stored under another
+// setting are served to any version (Kafka does not down-convert them either).
 // Omitted: replica fetches (no replication yet), preferred read replicas (-1).
 import { FetchApi, type FetchResponsePartitionData } from '../../protocol/generated/index.js';
 import { ErrorCode, errorCodeOf } from '../../protocol/error-codes.js';
@@ -28,6 +32,8 @@ import { sessionKey, type FetchSession, type SessionPartition } from '../fetch-s
 // they cost no memory; regions larger than this are read into memory instead.
 const PLACEHOLDER_BYTES_MAX = 128 * 1024 * 1024;
 let placeholderPool: Buffer | undefined;
+/** The first Fetch version a topic with compression.type=zstd is served to (KIP-110). */
+const ZSTD_FETCH_VERSION_MIN = 10;
 // librdkafka rejects a null records field; Kafka always sends an empty one.
 const EMPTY = Buffer.alloc(0);
 
@@ -159,6 +165,12 @@ export const fetchHandler = defineHandler({
         if (!log) {
           const errorCode = byId && !target.topic ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
           partitions.push({ partitionIndex: target.partition, errorCode, highWatermark: -1n, records: EMPTY });
+          sizes.push(0);
+          erred = true;
+          continue;
+        }
+        if (version < ZSTD_FETCH_VERSION_MIN && log.config['compression.type'] === 'zstd') {
+          partitions.push({ partitionIndex: target.partition, errorCode: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, highWatermark: -1n, records: EMPTY });
           sizes.push(0);
           erred = true;
           continue;
