@@ -30,22 +30,6 @@ import {
 
 /** How long a new member's JoinGroup may wait in a rebalance before it is dropped (Kafka's constant). */
 const NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60_000;
-/** Largest batch of coalesced commits written to __consumer_offsets at once (its max.message.bytes is 1 MiB). */
-const COALESCED_BATCH_BYTES = 256 * 1024;
-/** A generous bound on a record's framing in a batch (varints, attributes, headers count). */
-const RECORD_OVERHEAD_BYTES = 32;
-
-interface QueuedAppend {
-  records: RecordInput[];
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
-interface PartitionWriter {
-  inFlight: boolean;
-  queue: QueuedAppend[];
-}
-
 /** Bytes read per call while loading __consumer_offsets. */
 const LOAD_READ_BYTES = 4 * 1024 * 1024;
 
@@ -190,47 +174,11 @@ export class GroupCoordinator {
     return this.#creatingTopic;
   }
 
-  /**
-   * Appends records to the group's partition of __consumer_offsets. While
-   * an append to that partition is in flight, later ones queue and go out
-   * together as one batch (one io-thread round trip for many commits);
-   * each caller resolves once the batch holding its records is written.
-   */
   async #append(groupId: string, records: RecordInput[]): Promise<void> {
     const partitions = await this.ensureOffsetsTopic();
-    const partition = partitionForGroup(groupId, partitions);
-    let writer = this.#writers.get(partition);
-    if (!writer) this.#writers.set(partition, (writer = { inFlight: false, queue: [] }));
-    const queued = writer;
-    return new Promise<void>((resolve, reject) => {
-      queued.queue.push({ records, resolve, reject });
-      if (!queued.inFlight) void this.#drainWriter(partition, queued);
-    });
-  }
-
-  readonly #writers = new Map<number, PartitionWriter>();
-
-  async #drainWriter(partition: number, writer: PartitionWriter): Promise<void> {
-    writer.inFlight = true;
-    while (writer.queue.length > 0) {
-      // Stay well under the topic's max.message.bytes (Kafka's default 1 MiB).
-      const batch: QueuedAppend[] = [];
-      let bytes = 0;
-      while (writer.queue.length > 0 && (batch.length === 0 || bytes < COALESCED_BATCH_BYTES)) {
-        const next = writer.queue.shift()!;
-        for (const r of next.records) bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0) + RECORD_OVERHEAD_BYTES;
-        batch.push(next);
-      }
-      try {
-        const log = this.broker.log(OFFSETS_TOPIC, partition);
-        if (!log) throw Object.assign(new Error(`${OFFSETS_TOPIC} is not open`), { code: 'UNKNOWN_TOPIC_OR_PARTITION' });
-        await log.append(encodeRecordBatch(batch.length === 1 ? batch[0]!.records : batch.flatMap((b) => b.records), { timestamp: Date.now() }));
-        for (const b of batch) b.resolve();
-      } catch (error) {
-        for (const b of batch) b.reject(error);
-      }
-    }
-    writer.inFlight = false;
+    const log = this.broker.log(OFFSETS_TOPIC, partitionForGroup(groupId, partitions));
+    if (!log) throw Object.assign(new Error(`${OFFSETS_TOPIC} is not open`), { code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    await log.append(encodeRecordBatch(records, { timestamp: Date.now() }));
     this.broker.wakeFetchers();
   }
 
