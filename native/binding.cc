@@ -106,6 +106,20 @@ class PromiseTask : public Task {
   std::vector<Napi::Reference<Napi::Value>> keep_alive;
 };
 
+// A task of a chain: `work` on a pool thread, then `done` on the JavaScript
+// thread (where the next task of the chain is submitted).
+class ChainTask : public Task {
+ public:
+  void execute() override { work(); }
+  void complete(napi_env__* raw_env) override {
+    Napi::Env env(raw_env);
+    Napi::HandleScope scope(env);
+    done(env);
+  }
+  std::function<void()> work;
+  std::function<void(Napi::Env)> done;
+};
+
 struct InstanceData {
   Napi::FunctionReference log_constructor;
   Napi::FunctionReference region_constructor;
@@ -284,6 +298,7 @@ class LogWrap : public Napi::ObjectWrap<LogWrap> {
          InstanceMethod("deleteOldSegments", &LogWrap::DeleteOldSegments),
          InstanceMethod("deleteExpiredFiles", &LogWrap::DeleteExpiredFiles),
          InstanceMethod("setRollListener", &LogWrap::SetRollListener),
+         InstanceMethod("clean", &LogWrap::Clean),
          InstanceMethod("roll", &LogWrap::Roll), InstanceMethod("flush", &LogWrap::Flush),
          InstanceMethod("segments", &LogWrap::Segments), InstanceMethod("setConfig", &LogWrap::SetConfig),
          InstanceMethod("close", &LogWrap::Close),
@@ -466,6 +481,107 @@ class LogWrap : public Napi::ObjectWrap<LogWrap> {
       return o;
     };
     return Run(info, std::move(owner));
+  }
+
+
+  // clean(cleanerPool, options): compaction of this log (log_cleaner.h).
+  // Step 1 and 3 run on the log's io thread, step 2 on a thread of
+  // `cleanerPool` (log.cleaner.threads). Resolves to what was done.
+  Napi::Value Clean(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "clean takes the cleaner IoPool");
+    if (!info[1].IsObject()) throw Napi::TypeError::New(env, "clean options must be an object");
+    Napi::Object options_object = info[1].As<Napi::Object>();
+    struct State {
+      CleanOptions options;
+      CleanPlan plan;
+      std::vector<CleanedFile> files;
+      CleanStats stats;
+      Status status;
+      std::unique_ptr<Napi::Promise::Deferred> deferred;
+      Napi::ObjectReference self, cleaner;
+    };
+    auto st = std::make_shared<State>();
+    CleanOptions& o = st->options;
+    o.first_dirty_offset = config_field(options_object, "firstDirtyOffset", 0);
+    o.min_compaction_lag_ms = config_field(options_object, "minCompactionLagMs", 0);
+    o.max_compaction_lag_ms = config_field(options_object, "maxCompactionLagMs", INT64_MAX);
+    o.delete_retention_ms = config_field(options_object, "deleteRetentionMs", o.delete_retention_ms);
+    o.force = options_object.Get("force").ToBoolean();
+    Napi::Value ratio = options_object.Get("minCleanableRatio");
+    if (ratio.IsNumber()) o.min_cleanable_ratio = ratio.As<Napi::Number>().DoubleValue();
+    Napi::Value now = options_object.Get("nowMs");
+    o.now_ms = now.IsNumber() ? static_cast<int64_t>(now.As<Napi::Number>().DoubleValue()) : -1;
+    PoolWrap* cleaner = PoolWrap::Unwrap(info[0].As<Napi::Object>());
+    st->deferred = std::make_unique<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));
+    st->self = Napi::Persistent(info.This().As<Napi::Object>());
+    st->cleaner = Napi::Persistent(info[0].As<Napi::Object>());
+    std::shared_ptr<PartitionLog> log = log_;
+    PoolWrap* io = pool_;
+    size_t thread = thread_;
+    auto finish = [st](Napi::Env env) {
+      if (!st->status.ok()) {
+        st->deferred->Reject(error_value(env, st->status));
+      } else {
+        Napi::Object r = Napi::Object::New(env);
+        auto num = [&](const char* k, double v) { r.Set(k, Napi::Number::New(env, v)); };
+        r.Set("cleaned", Napi::Boolean::New(env, st->plan.clean));
+        num("firstDirtyOffset", static_cast<double>(st->plan.first_dirty_offset));
+        num("firstUncleanableOffset", static_cast<double>(st->plan.first_uncleanable_offset));
+        num("cleanBytes", static_cast<double>(st->plan.clean_bytes));
+        num("dirtyBytes", static_cast<double>(st->plan.dirty_bytes));
+        num("dirtyRatio", st->plan.dirty_ratio);
+        r.Set("maxLagExceeded", Napi::Boolean::New(env, st->plan.max_lag_exceeded));
+        num("groups", static_cast<double>(st->plan.groups.size()));
+        num("bytesRead", static_cast<double>(st->stats.bytes_read));
+        num("bytesWritten", static_cast<double>(st->stats.bytes_written));
+        num("recordsRead", static_cast<double>(st->stats.records_read));
+        num("recordsKept", static_cast<double>(st->stats.records_kept));
+        num("tombstonesRemoved", static_cast<double>(st->stats.tombstones_removed));
+        num("keys", static_cast<double>(st->stats.keys));
+        num("segmentsSwapped", static_cast<double>(st->stats.segments_swapped));
+        num("mapMs", static_cast<double>(st->stats.map_ms));
+        num("rewriteMs", static_cast<double>(st->stats.rewrite_ms));
+        st->deferred->Resolve(r);
+      }
+      st->self.Reset();
+      st->cleaner.Reset();
+    };
+    auto swap = [st, log, finish](Napi::Env env, PoolWrap* io, size_t thread) {
+      auto t3 = std::make_unique<ChainTask>();
+      t3->work = [st, log] { st->status = log->swap_cleaned(st->plan, st->files, wall_clock_ms(), &st->stats); };
+      t3->done = finish;
+      io->Submit(env, thread, std::move(t3));
+    };
+    auto t1 = std::make_unique<ChainTask>();
+    t1->work = [st, log] {
+      if (st->options.now_ms < 0) st->options.now_ms = wall_clock_ms();
+      st->status = log->plan_clean(st->options, &st->plan);
+    };
+    t1->done = [st, cleaner, io, thread, finish, swap](Napi::Env env) {
+      if (!st->status.ok() || !st->plan.clean) return finish(env);
+      try {
+        auto t2 = std::make_unique<ChainTask>();
+        t2->work = [st] { st->status = clean_segments(st->plan, st->options, &st->files, &st->stats); };
+        t2->done = [st, io, thread, finish, swap](Napi::Env env) {
+          if (!st->status.ok()) return finish(env);
+          try {
+            swap(env, io, thread);
+          } catch (const Napi::Error& e) {
+            for (const CleanedFile& f : st->files) ::unlink(f.path.c_str());
+            st->status = Status::Error(KafkaError::kLogClosed, e.Message());
+            finish(env);
+          }
+        };
+        cleaner->Submit(env, cleaner->AssignThread(), std::move(t2));
+      } catch (const Napi::Error& e) {
+        st->status = Status::Error(KafkaError::kLogClosed, e.Message());
+        finish(env);
+      }
+    };
+    Napi::Promise promise = st->deferred->Promise();
+    pool_->Submit(env, thread_, std::move(t1));
+    return promise;
   }
 
   // setRollListener(fn | null): fn() runs on the JavaScript thread when an

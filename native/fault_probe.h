@@ -18,6 +18,7 @@ enum class FaultProbe : int {
   kTruncate,     // truncating a segment file
   kIndexTrim,    // trimming an index when its segment rolls or closes
   kDelete,       // renaming or unlinking a segment that retention or DeleteRecords removes
+  kCleanSwap,    // a compaction swap, after `<base>.log.swap` exists and before the old segments go
   kCount,
 };
 

@@ -119,6 +119,8 @@ Status PartitionLog::open(int64_t recovery_point, int64_t log_start_offset, bool
     int64_t base;
     if (parse_segment_name(e->d_name, ".log", &base)) {
       bases.push_back(base);
+    } else if (parse_segment_name(e->d_name, ".log.swap", &base)) {
+      swaps_.push_back(base);  // a compaction swap that a crash interrupted: completed below
     } else if (parse_segment_name(e->d_name, ".index", &base) || parse_segment_name(e->d_name, ".timeindex", &base)) {
       index_files.push_back(name);
     } else if (ends_with(name, ".deleted") || ends_with(name, ".cleaned") || ends_with(name, ".swap")) {
@@ -128,6 +130,10 @@ Status PartitionLog::open(int64_t recovery_point, int64_t log_start_offset, bool
   ::closedir(d);
   std::sort(bases.begin(), bases.end());
   for (const std::string& name : leftovers) ::unlink((dir_ + "/" + name).c_str());
+  {
+    Status s = complete_swaps(&bases);
+    if (!s.ok()) return s;
+  }
   for (const std::string& name : index_files) {
     int64_t base = 0;
     if (!parse_segment_name(name.c_str(), ".index", &base)) parse_segment_name(name.c_str(), ".timeindex", &base);
@@ -745,6 +751,212 @@ std::vector<SegmentInfo> PartitionLog::segments() const {
     out.push_back(SegmentInfo{s->base_offset(), s->next_offset(), s->size_bytes(), s->max_timestamp()});
   }
   return out;
+}
+
+}  // namespace gregor
+
+namespace gregor {
+
+// Kafka's rule for a `.swap` left by a crash: the cleaning finished (the file
+// was fsynced before it got this name), so the swap is completed. It replaces
+// every segment whose base offset lies in its range [base, last offset]; old
+// segments already renamed `.deleted` were removed with the leftovers. The
+// old indexes of `base` go too: the new .log gets fresh ones.
+Status PartitionLog::complete_swaps(std::vector<int64_t>* bases) {
+  std::sort(swaps_.begin(), swaps_.end());
+  for (int64_t base : swaps_) {
+    std::string swap = dir_ + "/" + segment_file_name(base, ".log.swap");
+    int fd = ::open(swap.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return storage_error("open " + swap, errno);
+    struct stat st;
+    int64_t last = base;
+    if (::fstat(fd, &st) == 0) {
+      BatchHeaderScanner scanner(fd, 0, static_cast<uint64_t>(st.st_size));
+      BatchHeader h;
+      uint64_t position;
+      while (scanner.next(&h, &position)) last = std::max(last, h.last_offset());
+    }
+    ::close(fd);
+    std::vector<int64_t> kept;
+    for (int64_t b : *bases) {
+      if (b == base || (b > base && b <= last)) {
+        for (const char* suffix : {".log", ".index", ".timeindex"}) {
+          ::unlink((dir_ + "/" + segment_file_name(b, suffix)).c_str());
+        }
+      } else {
+        kept.push_back(b);
+      }
+    }
+    for (const char* suffix : {".index", ".timeindex"}) ::unlink((dir_ + "/" + segment_file_name(base, suffix)).c_str());
+    std::string log = dir_ + "/" + segment_file_name(base, ".log");
+    if (::rename(swap.c_str(), log.c_str()) != 0) return storage_error("rename " + swap, errno);
+    kept.push_back(base);
+    std::sort(kept.begin(), kept.end());
+    *bases = std::move(kept);
+    dir_dirty_ = true;
+  }
+  swaps_.clear();
+  if (dir_dirty_) return sync_dir();
+  return Status::Ok();
+}
+
+Status PartitionLog::plan_clean(const CleanOptions& options, CleanPlan* plan) {
+  if (closed_) return Status::Error(KafkaError::kLogClosed, "log is closed");
+  *plan = CleanPlan{};
+  plan->dir = dir_;
+  plan->segment_bytes = config_.segment_bytes;
+  plan->segment_index_bytes = config_.segment_index_bytes;
+  plan->index_interval_bytes = config_.index_interval_bytes;
+  int64_t start = log_start_offset();
+  int64_t end = log_end_offset();
+  plan->log_start_offset = start;
+  int64_t first_dirty = options.first_dirty_offset;
+  // Kafka: a checkpoint below the log start, or past the log end, restarts at the log start.
+  if (first_dirty < start || first_dirty > end) first_dirty = start;
+  const size_t n = segments_.size();
+  size_t dirty_index = 0;
+  while (dirty_index + 1 < n && segments_[dirty_index]->next_offset() <= first_dirty) ++dirty_index;
+  // The first uncleanable segment: the active one, or the first dirty one
+  // holding a record younger than min.compaction.lag.ms.
+  size_t limit = n - 1;
+  if (options.min_compaction_lag_ms > 0) {
+    for (size_t i = dirty_index; i < limit; ++i) {
+      if (segments_[i]->max_timestamp() > options.now_ms - options.min_compaction_lag_ms) {
+        limit = i;
+        break;
+      }
+    }
+  }
+  if (dirty_index > limit) dirty_index = limit;
+  plan->first_dirty_offset = first_dirty;
+  plan->first_uncleanable_offset = segments_[limit]->base_offset();
+  for (size_t i = 0; i < limit; ++i) {
+    const Segment& s = *segments_[i];
+    (i < dirty_index ? plan->clean_bytes : plan->dirty_bytes) += s.size_bytes();
+    plan->segments.push_back(CleanSegment{s.base_offset(), s.next_offset(), s.size_bytes(), s.last_modified_ms(), s.log_file()});
+  }
+  plan->first_dirty_segment = dirty_index;
+  uint64_t total = plan->clean_bytes + plan->dirty_bytes;
+  plan->dirty_ratio = total == 0 ? 0 : static_cast<double>(plan->dirty_bytes) / static_cast<double>(total);
+  // max.compaction.lag.ms: the first dirty batch has waited too long.
+  if (plan->dirty_bytes > 0 && options.max_compaction_lag_ms < INT64_MAX) {
+    const Segment& s = *segments_[dirty_index];
+    uint8_t header[kHeaderBytes];
+    ssize_t got = ::pread(s.log_file()->fd, header, kHeaderBytes, 0);
+    if (got == static_cast<ssize_t>(kHeaderBytes)) {
+      int64_t first_timestamp = load_i64_be(header + kMaxTimestamp);
+      plan->max_lag_exceeded = first_timestamp >= 0 && options.now_ms - first_timestamp > options.max_compaction_lag_ms;
+    }
+  }
+  plan->clean = plan->dirty_bytes > 0 &&
+                (options.force || plan->dirty_ratio >= options.min_cleanable_ratio || plan->max_lag_exceeded);
+  if (!plan->clean) {
+    plan->segments.clear();
+    return Status::Ok();
+  }
+  // Groups of consecutive segments, each rewritten into one file: at most
+  // segment.bytes of input, offsets within the 32-bit relative range, and
+  // an index that can hold an entry per index.interval.bytes.
+  size_t begin = 0;
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < plan->segments.size(); ++i) {
+    const CleanSegment& s = plan->segments[i];
+    uint64_t next_bytes = bytes + s.size_bytes;
+    bool fits = i > begin && next_bytes <= static_cast<uint64_t>(config_.segment_bytes) &&
+                s.next_offset - plan->segments[begin].base_offset <= INT32_MAX &&
+                (config_.index_interval_bytes <= 0 ||
+                 (next_bytes / static_cast<uint64_t>(config_.index_interval_bytes) + 2) * 12 <=
+                     static_cast<uint64_t>(config_.segment_index_bytes));
+    if (i > begin && !fits) {
+      plan->groups.emplace_back(begin, i);
+      begin = i;
+      next_bytes = s.size_bytes;
+    }
+    bytes = next_bytes;
+  }
+  if (!plan->segments.empty()) plan->groups.emplace_back(begin, plan->segments.size());
+  return Status::Ok();
+}
+
+Status PartitionLog::swap_cleaned(const CleanPlan& plan, const std::vector<CleanedFile>& files, int64_t now_ms,
+                                  CleanStats* stats) {
+  auto drop_from = [&](size_t f) {
+    for (size_t k = f; k < files.size(); ++k) ::unlink(files[k].path.c_str());
+  };
+  if (closed_) {
+    drop_from(0);
+    return Status::Error(KafkaError::kLogClosed, "log is closed");
+  }
+  SegmentConfig sc = segment_config();
+  PendingDeletion pending;
+  pending.due_ms = config_.file_delete_delay_ms > INT64_MAX - now_ms ? INT64_MAX : now_ms + config_.file_delete_delay_ms;
+  bool delay = config_.file_delete_delay_ms > 0;
+  Status s;
+  for (size_t f = 0; f < files.size(); ++f) {
+    const CleanedFile& file = files[f];
+    auto [begin, end] = plan.groups[file.group];
+    size_t count = end - begin;
+    // The group must still be in the log as it was planned (retention,
+    // DeleteRecords or a truncation may have changed it meanwhile).
+    size_t at = segment_index_for(file.base_offset);
+    bool same = at + count < segments_.size();
+    for (size_t k = 0; same && k < count; ++k) {
+      const Segment& current = *segments_[at + k];
+      const CleanSegment& planned = plan.segments[begin + k];
+      same = current.log_file() == planned.file && current.size_bytes() == planned.size_bytes &&
+             current.base_offset() == planned.base_offset;
+    }
+    if (!same) {
+      ::unlink(file.path.c_str());
+      continue;
+    }
+    std::string swap = dir_ + "/" + segment_file_name(file.base_offset, ".log.swap");
+    if (::rename(file.path.c_str(), swap.c_str()) != 0) {
+      s = storage_error("rename " + file.path, errno);
+      drop_from(f);
+      break;
+    }
+    s = sync_dir();
+    if (s.ok() && GREGOR_FAULT(kCleanSwap)) s = Status::Error(KafkaError::kKafkaStorageError, "injected fault: clean-swap");
+    // From here on the swap is committed: a failure leaves it for the next open to complete.
+    for (size_t k = 0; s.ok() && k < count; ++k) {
+      Segment& old = *segments_[at + k];
+      s = delay ? old.rename_to_deleted(&pending.paths) : old.remove();
+    }
+    if (!s.ok()) {
+      drop_from(f + 1);
+      break;
+    }
+    std::string log = dir_ + "/" + segment_file_name(file.base_offset, ".log");
+    if (::rename(swap.c_str(), log.c_str()) != 0) {
+      s = storage_error("rename " + swap, errno);
+      drop_from(f + 1);
+      break;
+    }
+    auto cleaned = std::make_unique<Segment>(dir_, file.base_offset);
+    bool index_ok = false;
+    uint64_t truncated = 0;
+    s = cleaned->open(sc, false, &index_ok);
+    if (s.ok()) s = cleaned->recover(sc, false, &truncated);
+    if (!s.ok()) {
+      drop_from(f + 1);
+      break;
+    }
+    segments_.erase(segments_.begin() + static_cast<ptrdiff_t>(at), segments_.begin() + static_cast<ptrdiff_t>(at + count));
+    segments_.insert(segments_.begin() + static_cast<ptrdiff_t>(at), std::move(cleaned));
+    stats->segments_swapped += count;
+    dir_dirty_ = true;
+  }
+  if (dir_dirty_) {
+    Status synced = sync_dir();
+    if (s.ok()) s = synced;
+  }
+  if (!pending.paths.empty()) {
+    pending_deletions_.push_back(std::move(pending));
+    publish_next_file_deletion();
+  }
+  publish();
+  return s;
 }
 
 }  // namespace gregor

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "log_cleaner.h"
 #include "record_batch.h"
 #include "segment.h"
 
@@ -119,6 +120,14 @@ class PartitionLog {
   // (INT64_MAX: all of them).
   Status delete_expired_files(int64_t now_ms);
   Status roll(int64_t now_ms);
+  // Compaction, step 1 (see log_cleaner.h): the cleanable range, its dirty
+  // ratio, whether to clean, and the segments and groups to rewrite.
+  Status plan_clean(const CleanOptions& options, CleanPlan* plan);
+  // Compaction, step 3: swaps each cleaned file in for its group of segments,
+  // if those segments are still in the log unchanged (otherwise the file is
+  // dropped). Crash-safe: see open().
+  Status swap_cleaned(const CleanPlan& plan, const std::vector<CleanedFile>& files, int64_t now_ms,
+                      CleanStats* stats);
   // fsync everything written so far; advances the recovery point to the
   // log end offset.
   Status flush();
@@ -161,6 +170,8 @@ class PartitionLog {
   void publish();
   void publish_next_file_deletion();
   Status unlink_due_files(int64_t now_ms);
+  // At open: finishes the compaction swaps a crash interrupted.
+  Status complete_swaps(std::vector<int64_t>* bases);
 
   std::string dir_;
   LogConfig config_;
@@ -181,6 +192,8 @@ class PartitionLog {
   bool closed_ = false;
   bool opened_ = false;
   uint64_t recovered_truncated_bytes_ = 0;
+  // `.log.swap` files found at open.
+  std::vector<int64_t> swaps_;
   // Scratch for the rewritten batch headers of one append.
   std::vector<uint8_t> header_scratch_;
 };

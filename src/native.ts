@@ -75,6 +75,8 @@ export interface NativeLog {
   deleteOldestSegments(count: number): Promise<number>;
   deleteOldSegments(): Promise<NativeRetentionResult>;
   deleteExpiredFiles(): Promise<void>;
+  /** Compaction: plan on the io thread, rewrite on a thread of `cleanerPool`, swap on the io thread. */
+  clean(cleanerPool: NativeIoPool, options: NativeCleanOptions): Promise<NativeCleanResult>;
   /** `listener` runs when an append has started a new segment (before its Promise resolves). */
   setRollListener(listener: (() => void) | null): void;
   roll(): Promise<void>;
@@ -89,6 +91,42 @@ export interface NativeLog {
   readonly recoveredTruncatedBytes: number;
   /** When the next renamed (`.deleted`) segment files are due for unlinking, -1 if none wait. */
   readonly nextFileDeletionMs: number;
+}
+
+export interface NativeCleanOptions {
+  /** Where the dirty (never cleaned) part of the log starts: the cleaner-offset-checkpoint entry. */
+  firstDirtyOffset: number;
+  minCleanableRatio: number;
+  minCompactionLagMs: number;
+  /** Above 9.2e18: never. */
+  maxCompactionLagMs: number;
+  deleteRetentionMs: number;
+  /** Clean whatever is cleanable, whatever the dirty ratio. */
+  force?: boolean;
+  /** The cleaner's clock (default: the wall clock). */
+  nowMs?: number;
+}
+
+export interface NativeCleanResult {
+  /** Whether the log was cleaned (false: nothing cleanable, or below the ratio and the lag). */
+  cleaned: boolean;
+  firstDirtyOffset: number;
+  /** The end of the cleanable range: the next first dirty offset once cleaned. */
+  firstUncleanableOffset: number;
+  cleanBytes: number;
+  dirtyBytes: number;
+  dirtyRatio: number;
+  maxLagExceeded: boolean;
+  groups: number;
+  bytesRead: number;
+  bytesWritten: number;
+  recordsRead: number;
+  recordsKept: number;
+  tombstonesRemoved: number;
+  keys: number;
+  segmentsSwapped: number;
+  mapMs: number;
+  rewriteMs: number;
 }
 
 export interface NativeIoPool {
@@ -115,7 +153,7 @@ export interface NativeBinding {
 }
 
 /** Storage steps that tests can make fail on purpose. */
-export type FaultProbeName = 'append' | 'fsync' | 'roll' | 'truncate' | 'index-trim' | 'delete';
+export type FaultProbeName = 'append' | 'fsync' | 'roll' | 'truncate' | 'index-trim' | 'delete' | 'clean-swap';
 
 function findAddon(): string {
   // src/native.ts and dist/native.js both sit one level below the package root.

@@ -2,7 +2,7 @@
 // broker key its default comes from. The storage-engine keys (including the
 // compression keys, which Log.append applies) are validated by
 // src/log/config.ts; the others are validated here and stored, and take
-// effect when their feature lands (compaction).
+// effect when their feature lands.
 import { BROKER_KEYS, sourceOf, type BrokerConfig } from '../config/broker-config.js';
 import { ConfigError, LOG_CONFIG_KEYS, NEVER, resolveLogConfig, type LogConfigInput } from '../log/config.js';
 
@@ -38,6 +38,10 @@ const ENGINE_BROKER_KEYS: Record<string, string> = {
   'retention.bytes': 'log.retention.bytes',
   'cleanup.policy': 'log.cleanup.policy',
   'file.delete.delay.ms': 'log.segment.delete.delay.ms',
+  'delete.retention.ms': 'log.cleaner.delete.retention.ms',
+  'min.compaction.lag.ms': 'log.cleaner.min.compaction.lag.ms',
+  'max.compaction.lag.ms': 'log.cleaner.max.compaction.lag.ms',
+  'min.cleanable.dirty.ratio': 'log.cleaner.min.cleanable.ratio',
   'flush.messages': 'log.flush.interval.messages',
   'flush.ms': 'log.flush.interval.ms',
   'max.message.bytes': 'message.max.bytes',
@@ -51,10 +55,6 @@ const ENGINE_BROKER_KEYS: Record<string, string> = {
 
 const OTHER_KEYS: Record<string, TopicKey> = {
   'min.insync.replicas': { default: '1', validate: integer(1) },
-  'delete.retention.ms': { default: '86400000', validate: integer(0) },
-  'min.compaction.lag.ms': { default: '0', validate: integer(0) },
-  'max.compaction.lag.ms': { default: '9223372036854775807', validate: integer(1) },
-  'min.cleanable.dirty.ratio': { default: '0.5', validate: (v) => (/^\d*\.?\d+$/.test(v) && Number(v) <= 1 ? undefined : 'must be between 0 and 1') },
   'unclean.leader.election.enable': { default: 'false', validate: oneOf('true', 'false') },
   'preallocate': { default: 'false', validate: oneOf('true', 'false') },
   'segment.jitter.ms': { default: '0', validate: integer(0) },
@@ -149,7 +149,7 @@ const TOPIC_CONFIG_INFO: Record<string, { type: number; doc: string }> = {
   'message.timestamp.type': { type: ConfigType.STRING, doc: 'CreateTime keeps producer timestamps; LogAppendTime stamps each batch at append' },
   'retention.ms': { type: ConfigType.LONG, doc: 'Retention by time (-1: forever)' },
   'retention.bytes': { type: ConfigType.LONG, doc: 'Retention by size per partition (-1: unlimited)' },
-  'cleanup.policy': { type: ConfigType.LIST, doc: 'delete, compact or both: retention deletes segments only under delete (compaction is not implemented yet)' },
+  'cleanup.policy': { type: ConfigType.LIST, doc: 'delete, compact or both: retention deletes segments under delete, the log cleaner compacts under compact' },
   'compression.type': { type: ConfigType.STRING, doc: 'Codec of stored batches: producer keeps each batch as produced; uncompressed, gzip, snappy, lz4, zstd recompress other codecs on append' },
   'compression.gzip.level': { type: ConfigType.INT, doc: 'gzip level when the broker compresses: 1-9, -1 for zlib\'s default' },
   'compression.lz4.level': { type: ConfigType.INT, doc: 'lz4 level (1-17); stored, lz4-napi has a single level' },
@@ -197,6 +197,10 @@ const BROKER_SYNONYMS: Record<string, readonly string[]> = {
   'retention.bytes': ['log.retention.bytes'],
   'cleanup.policy': ['log.cleanup.policy'],
   'file.delete.delay.ms': ['log.segment.delete.delay.ms'],
+  'delete.retention.ms': ['log.cleaner.delete.retention.ms'],
+  'min.compaction.lag.ms': ['log.cleaner.min.compaction.lag.ms'],
+  'max.compaction.lag.ms': ['log.cleaner.max.compaction.lag.ms'],
+  'min.cleanable.dirty.ratio': ['log.cleaner.min.cleanable.ratio'],
 };
 for (const [key, brokerKey] of Object.entries(ENGINE_BROKER_KEYS)) {
   if (BROKER_SYNONYMS[key]?.[0] !== brokerKey) throw new Error(`topic-configs: synonyms of ${key} must start with ${brokerKey}`);

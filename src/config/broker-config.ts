@@ -63,6 +63,13 @@ export const BROKER_KEYS: Record<string, KeySpec> = {
   'log.retention.ms': { kind: 'long', min: -1, doc: 'Retention by time in ms (-1: forever)' },
   'log.retention.bytes': { kind: 'long', default: '-1', min: -1, doc: 'Retention by size per partition (-1: unlimited)' },
   'log.retention.check.interval.ms': { kind: 'long', default: '300000', min: 1, doc: 'How often retention runs' },
+  'log.cleaner.enable': { kind: 'boolean', default: 'true', doc: 'Run the log cleaner (compaction of cleanup.policy=compact topics)' },
+  'log.cleaner.threads': { kind: 'int', default: '1', min: 1, max: 256, doc: 'Native threads rewriting compacted logs' },
+  'log.cleaner.backoff.ms': { kind: 'long', default: '15000', min: 1, doc: 'How often the cleaner looks for a log to clean' },
+  'log.cleaner.min.cleanable.ratio': { kind: 'string', default: '0.5', check: (v) => (/^\d*\.?\d+$/.test(v.trim()) && Number(v) <= 1 ? undefined : 'must be a number between 0 and 1'), doc: 'Topic default for min.cleanable.dirty.ratio' },
+  'log.cleaner.min.compaction.lag.ms': { kind: 'long', default: '0', min: 0, doc: 'Topic default for min.compaction.lag.ms' },
+  'log.cleaner.max.compaction.lag.ms': { kind: 'long', default: LONG_MAX, min: 1, doc: 'Topic default for max.compaction.lag.ms' },
+  'log.cleaner.delete.retention.ms': { kind: 'long', default: '86400000', min: 0, doc: 'Topic default for delete.retention.ms' },
   'log.cleanup.policy': { kind: 'list', default: 'delete', values: ['delete', 'compact'], doc: 'Topic default for cleanup.policy: retention deletes segments only under delete' },
   'log.segment.delete.delay.ms': { kind: 'long', default: '60000', min: 0, doc: 'Topic default for file.delete.delay.ms: how long deleted segment files stay (renamed .deleted)' },
   'offsets.topic.num.partitions': { kind: 'int', default: '50', min: 1, doc: 'Partitions of __consumer_offsets (fixed once the topic exists)' },
@@ -93,6 +100,10 @@ export const DYNAMIC_BROKER_KEYS: readonly string[] = [
   'log.message.timestamp.type',
   'log.cleanup.policy',
   'log.segment.delete.delay.ms',
+  'log.cleaner.min.cleanable.ratio',
+  'log.cleaner.min.compaction.lag.ms',
+  'log.cleaner.max.compaction.lag.ms',
+  'log.cleaner.delete.retention.ms',
   'log.retention.ms',
   'log.retention.minutes',
   'log.retention.hours',
@@ -145,6 +156,8 @@ export interface BrokerConfig {
   readonly checkpointIntervalMs: number;
   /** log.retention.check.interval.ms */
   readonly retentionCheckIntervalMs: number;
+  /** log.cleaner.enable, log.cleaner.threads, log.cleaner.backoff.ms */
+  readonly cleaner: { readonly enable: boolean; readonly threads: number; readonly backoffMs: number };
   /** The group coordinator's settings (group.* and offsets.* keys). */
   readonly groups: GroupCoordinatorConfig;
   /** Topic config defaults derived from the broker's log.* keys. */
@@ -299,6 +312,10 @@ export function resolveBrokerConfig(...sources: ReadonlyMap<string, string>[]): 
     'retention.bytes': num('log.retention.bytes'),
     'cleanup.policy': get('log.cleanup.policy'),
     'file.delete.delay.ms': num('log.segment.delete.delay.ms'),
+    'delete.retention.ms': num('log.cleaner.delete.retention.ms'),
+    'min.compaction.lag.ms': num('log.cleaner.min.compaction.lag.ms'),
+    'max.compaction.lag.ms': num('log.cleaner.max.compaction.lag.ms'),
+    'min.cleanable.dirty.ratio': Number(get('log.cleaner.min.cleanable.ratio')),
     'max.message.bytes': num('message.max.bytes'),
     'message.timestamp.type': get('log.message.timestamp.type'),
     'compression.type': get('compression.type'),
@@ -327,6 +344,11 @@ export function resolveBrokerConfig(...sources: ReadonlyMap<string, string>[]): 
     autoCreateTopics: get('auto.create.topics.enable') === 'true',
     checkpointIntervalMs: Math.max(1, num('log.flush.offset.checkpoint.interval.ms')),
     retentionCheckIntervalMs: num('log.retention.check.interval.ms'),
+    cleaner: {
+      enable: get('log.cleaner.enable') === 'true',
+      threads: num('log.cleaner.threads'),
+      backoffMs: num('log.cleaner.backoff.ms'),
+    },
     groups: {
       offsetsTopicPartitions: num('offsets.topic.num.partitions'),
       offsetsTopicSegmentBytes: num('offsets.topic.segment.bytes'),

@@ -31,6 +31,14 @@ export interface LogConfig {
   'retention.bytes': number;
   /** `delete`, `compact` or both (comma-separated): retention applies only with delete. */
   'cleanup.policy': string;
+  /** Compaction: how long a delete tombstone (null value) survives once it has been cleaned. */
+  'delete.retention.ms': number;
+  /** Compaction: records younger than this are not cleaned. */
+  'min.compaction.lag.ms': number;
+  /** Compaction: a log whose oldest dirty record is older than this is cleaned whatever its dirty ratio. */
+  'max.compaction.lag.ms': number;
+  /** Compaction: clean once dirty bytes / (clean + dirty bytes) of the non-active segments reach this. */
+  'min.cleanable.dirty.ratio': number;
   /** How long a deleted segment's files stay (renamed `.deleted`) before they are unlinked. */
   'file.delete.delay.ms': number;
   /** Largest record batch accepted, including its 12-byte log overhead. */
@@ -70,6 +78,8 @@ interface NumberKey {
   max: number;
   /** Values accepted outside [min, max] (gzip's -1). */
   also?: readonly number[];
+  /** A decimal number rather than an integer (min.cleanable.dirty.ratio). */
+  fraction?: boolean;
 }
 interface EnumKey {
   kind: 'enum';
@@ -98,6 +108,10 @@ const KEYS: Record<keyof LogConfig, NumberKey | EnumKey | ListKey> = {
   'retention.bytes': { kind: 'number', default: -1, min: -1, max: NEVER },
   'cleanup.policy': { kind: 'list', default: 'delete', values: ['delete', 'compact'] },
   'file.delete.delay.ms': { kind: 'number', default: 60000, min: 0, max: NEVER },
+  'delete.retention.ms': { kind: 'number', default: 86400000, min: 0, max: NEVER },
+  'min.compaction.lag.ms': { kind: 'number', default: 0, min: 0, max: NEVER },
+  'max.compaction.lag.ms': { kind: 'number', default: NEVER, min: 1, max: NEVER },
+  'min.cleanable.dirty.ratio': { kind: 'number', default: 0.5, min: 0, max: 1, fraction: true },
   'max.message.bytes': { kind: 'number', default: 1048588, min: 0, max: INT_MAX },
   'message.timestamp.type': { kind: 'enum', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'] },
   'compression.type': { kind: 'enum', default: 'producer', values: COMPRESSION_TYPES },
@@ -128,6 +142,8 @@ function parseNumber(key: string, raw: number | string, rule: NumberKey): number
   let value: number;
   if (typeof raw === 'number') {
     value = raw;
+  } else if (rule.fraction === true && typeof raw === 'string' && /^\d*\.?\d+$/.test(raw.trim())) {
+    value = Number(raw.trim());
   } else if (typeof raw === 'string' && /^-?\d+$/.test(raw.trim())) {
     // Kafka's "never" is Long.MAX_VALUE (9223372036854775807); it maps to NEVER.
     const big = BigInt(raw.trim());
@@ -135,7 +151,7 @@ function parseNumber(key: string, raw: number | string, rule: NumberKey): number
   } else {
     throw new ConfigError(key, `Invalid value ${JSON.stringify(raw)} for configuration ${key}: not a number`);
   }
-  if (!Number.isInteger(value)) {
+  if (rule.fraction === true ? !Number.isFinite(value) : !Number.isInteger(value)) {
     throw new ConfigError(key, `Invalid value ${value} for configuration ${key}: must be an integer`);
   }
   if (value > NEVER && rule.max === NEVER) value = NEVER;

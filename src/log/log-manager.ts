@@ -4,6 +4,7 @@
 //   <dir>/.kafka_cleanshutdown              present only after a clean close
 //   <dir>/recovery-point-offset-checkpoint  per partition: offset below which data is fsynced
 //   <dir>/log-start-offset-checkpoint       per partition: first readable offset
+//   <dir>/cleaner-offset-checkpoint         per compacted partition: where its dirty (never cleaned) part starts
 //   <dir>/<topic>-<partition>/...           one partition log each
 //
 // At open, a missing clean-shutdown marker means the previous process died:
@@ -15,6 +16,9 @@
 // pinned to one of its threads. It also runs retention (Log.applyRetention)
 // over every open log each retentionCheckIntervalMs (Kafka's
 // log.retention.check.interval.ms); logs check again when a segment rolls.
+// With the cleaner enabled it also owns the cleaner threads
+// (log.cleaner.threads, a second native pool) and compacts every log whose
+// cleanup.policy includes compact each log.cleaner.backoff.ms (Log.clean).
 import { access, mkdir, open as openFile, readdir, rm, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
@@ -22,13 +26,23 @@ import { toLogError } from '../errors.js';
 import { native, type NativeIoPool } from '../native.js';
 import { formatCheckpoint, partitionDirName, readCheckpoint, type PartitionKey } from './checkpoint.js';
 import { resolveLogConfig, toNativeConfig, type LogConfig, type LogConfigInput } from './config.js';
-import { Log, type RetentionResult } from './log.js';
+import { Log, type CleanOptions, type CleanResult, type RetentionResult } from './log.js';
 
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
 /** Kafka's lock file: held (flock) while a process has the directory open. */
 export const LOCK_FILE = '.lock';
 export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-offset-checkpoint';
 export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
+export const CLEANER_OFFSET_CHECKPOINT_FILE = 'cleaner-offset-checkpoint';
+
+export interface CleanerOptions {
+  /** log.cleaner.enable (default true). */
+  enable?: boolean;
+  /** log.cleaner.threads: native threads rewriting logs (default 1). */
+  threads?: number;
+  /** log.cleaner.backoff.ms: how often every compacted log is considered (default 15000). */
+  backoffMs?: number;
+}
 
 export interface LogManagerOptions {
   /** num.io.threads: native threads doing all log I/O (default 8, Kafka's). */
@@ -43,11 +57,16 @@ export interface LogManagerOptions {
   retentionCheckIntervalMs?: number;
   /** Called after a retention pass (periodic or after a roll) deleted segments of `log`. */
   onRetention?: (log: Log, result: RetentionResult) => void;
+  /** The log cleaner (compaction). */
+  cleaner?: CleanerOptions;
+  /** Called after a compaction pass cleaned `log`. */
+  onClean?: (log: Log, result: CleanResult) => void;
 }
 
 const IO_THREADS_DEFAULT = 8;
 const CHECKPOINT_INTERVAL_MS_DEFAULT = 60_000;
 const RETENTION_CHECK_INTERVAL_MS_DEFAULT = 300_000;
+const CLEANER_BACKOFF_MS_DEFAULT = 15_000;
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -92,6 +111,12 @@ export class LogManager {
   #retentionTimer: NodeJS.Timeout;
   #retentionRun: Promise<void> | undefined;
   #onRetention: ((log: Log, result: RetentionResult) => void) | undefined;
+  #cleanerPool: NativeIoPool | undefined;
+  #cleanerThreads = 1;
+  #cleanerOffsets = new Map<string, number>();
+  #cleanerTimer: NodeJS.Timeout | undefined;
+  #cleanerRun: Promise<void> | undefined;
+  #onClean: ((log: Log, result: CleanResult) => void) | undefined;
 
   private constructor(
     dir: string,
@@ -129,6 +154,20 @@ export class LogManager {
     this.#retentionTimer.unref();
   }
 
+  #startCleaner(options: CleanerOptions, offsets: Map<string, number>, onClean: ((log: Log, result: CleanResult) => void) | undefined): void {
+    this.#cleanerOffsets = offsets;
+    this.#onClean = onClean;
+    if (options.enable === false) return;
+    this.#cleanerThreads = options.threads ?? 1;
+    this.#cleanerPool = new native.IoPool(this.#cleanerThreads);
+    this.#cleanerTimer = setInterval(() => {
+      this.cleanLogs().catch((error: unknown) => {
+        console.error(`gregor: compaction in ${this.dir} failed: ${(error as Error).message}`);
+      });
+    }, Math.min(options.backoffMs ?? CLEANER_BACKOFF_MS_DEFAULT, 2 ** 31 - 1));
+    this.#cleanerTimer.unref();
+  }
+
   static async open(dir: string, options: LogManagerOptions = {}): Promise<LogManager> {
     const ioThreads = options.ioThreads ?? IO_THREADS_DEFAULT;
     if (!Number.isInteger(ioThreads) || ioThreads < 1 || ioThreads > 256) {
@@ -142,6 +181,13 @@ export class LogManager {
     if (!Number.isSafeInteger(retentionCheckIntervalMs) || retentionCheckIntervalMs < 1) {
       throw new RangeError(`retentionCheckIntervalMs must be a positive integer, got ${retentionCheckIntervalMs}`);
     }
+    const cleaner = options.cleaner ?? {};
+    if (cleaner.threads !== undefined && (!Number.isInteger(cleaner.threads) || cleaner.threads < 1 || cleaner.threads > 256)) {
+      throw new RangeError(`cleaner.threads (log.cleaner.threads) must be an integer between 1 and 256, got ${cleaner.threads}`);
+    }
+    if (cleaner.backoffMs !== undefined && (!Number.isSafeInteger(cleaner.backoffMs) || cleaner.backoffMs < 1)) {
+      throw new RangeError(`cleaner.backoffMs (log.cleaner.backoff.ms) must be a positive integer, got ${cleaner.backoffMs}`);
+    }
     const defaultConfig = resolveLogConfig(options.defaultConfig ?? {});
     const root = resolve(dir);
     await mkdir(root, { recursive: true });
@@ -150,6 +196,7 @@ export class LogManager {
     let clean: boolean;
     let recoveryPoints: Map<string, number>;
     let logStartOffsets: Map<string, number>;
+    let cleanerOffsets: Map<string, number>;
     try {
       // Before anything is read: another process writing here would corrupt both.
       lockFd = await pool.lockFile(join(root, LOCK_FILE));
@@ -157,6 +204,7 @@ export class LogManager {
       clean = await exists(markerPath);
       recoveryPoints = await readCheckpoint(join(root, RECOVERY_POINT_CHECKPOINT_FILE));
       logStartOffsets = await readCheckpoint(join(root, LOG_START_OFFSET_CHECKPOINT_FILE));
+      cleanerOffsets = await readCheckpoint(join(root, CLEANER_OFFSET_CHECKPOINT_FILE));
       if (clean) {
         // From here on the directory is in use: a crash must not look clean.
         await unlink(markerPath);
@@ -166,7 +214,7 @@ export class LogManager {
       pool.close(); // closing the pool also releases a lock it took
       throw toLogError(error);
     }
-    return new LogManager(
+    const manager = new LogManager(
       root,
       clean,
       pool,
@@ -179,6 +227,8 @@ export class LogManager {
       retentionCheckIntervalMs,
       options.onRetention,
     );
+    manager.#startCleaner(cleaner, cleanerOffsets, options.onClean);
+    return manager;
   }
 
   /** Names of the partition directories present on disk. */
@@ -249,6 +299,7 @@ export class LogManager {
     await rm(join(this.dir, dirName), { recursive: true, force: true });
     this.#recoveryPoints.delete(dirName);
     this.#logStartOffsets.delete(dirName);
+    if (this.#cleanerOffsets.delete(dirName)) await this.#writeCleanerCheckpoint();
     await this.checkpoint();
   }
 
@@ -269,6 +320,62 @@ export class LogManager {
     const results = await Promise.allSettled(logs.map((log) => log.applyRetention()));
     const failed = results.find((r, i): r is PromiseRejectedResult => r.status === 'rejected' && !logs[i]!.closed);
     if (failed) throw failed.reason;
+  }
+
+  /**
+   * One compaction pass over every open log whose cleanup.policy includes
+   * compact (Log.clean), up to log.cleaner.threads logs at a time, as the
+   * timer runs it; a call while one runs waits for that one (and `options`
+   * then do not apply). Rejects with the first failure after every log has
+   * been tried.
+   */
+  cleanLogs(options: CleanOptions = {}): Promise<void> {
+    this.#cleanerRun ??= this.#cleanLogs(options).finally(() => {
+      this.#cleanerRun = undefined;
+    });
+    return this.#cleanerRun;
+  }
+
+  async #cleanLogs(options: CleanOptions): Promise<void> {
+    if (this.#cleanerPool === undefined) return;
+    const queue = [...this.#logs.values()].filter((log) => !log.closed && log.compacted);
+    let failure: unknown;
+    const worker = async () => {
+      for (let log = queue.shift(); log !== undefined; log = queue.shift()) {
+        try {
+          await this.cleanLog(log, options);
+        } catch (error) {
+          if (!log.closed) failure ??= error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: this.#cleanerThreads }, worker));
+    if (failure !== undefined) throw failure;
+  }
+
+  /** One compaction pass of `log` (whatever its cleanup.policy), with its cleaner-offset-checkpoint entry. */
+  async cleanLog(log: Log, options: CleanOptions = {}): Promise<CleanResult> {
+    if (this.#cleanerPool === undefined) throw new Error(`the log cleaner of ${this.dir} is disabled (log.cleaner.enable=false)`);
+    const result = await log.clean(this.#cleanerPool, this.#cleanerOffsets.get(log.name) ?? 0, options);
+    if (result.cleaned) {
+      this.#cleanerOffsets.set(log.name, result.firstUncleanableOffset);
+      await this.#writeCleanerCheckpoint();
+      this.#onClean?.(log, result);
+    }
+    return result;
+  }
+
+  /** The cleaner-offset-checkpoint entry of a log: where its dirty part starts (undefined: never cleaned). */
+  cleanerOffset(name: string): number | undefined {
+    return this.#cleanerOffsets.get(name);
+  }
+
+  #writeCleanerCheckpoint(): Promise<void> {
+    const run = this.#checkpointChain.then(() =>
+      this.#pool.writeFileAtomic(join(this.dir, CLEANER_OFFSET_CHECKPOINT_FILE), formatCheckpoint(this.#cleanerOffsets)),
+    );
+    this.#checkpointChain = run.catch(() => undefined);
+    return run;
   }
 
   /** Replaces `path` atomically (temp file, fsync, rename, fsync directory) on an io thread. */
@@ -311,6 +418,8 @@ export class LogManager {
     this.#closed = true;
     clearInterval(this.#checkpointTimer);
     clearInterval(this.#retentionTimer);
+    clearInterval(this.#cleanerTimer);
+    await this.#cleanerRun?.catch(() => undefined);
     await Promise.allSettled([...this.#opening.values()]);
     const results = await Promise.allSettled([...this.#logs.values()].map((log) => log.close()));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -321,6 +430,7 @@ export class LogManager {
       }
     } finally {
       this.#pool.unlockFile(this.#lockFd);
+      this.#cleanerPool?.close();
       this.#pool.close();
     }
     if (failed.length > 0) {

@@ -2,7 +2,7 @@
 // that touches disk runs on the partition's io thread and returns a Promise;
 // the offsets are plain getters over values the engine publishes atomically.
 import { LogError, toLogError } from '../errors.js';
-import type { NativeFileRegion, NativeLog, NativeRetentionResult, NativeSegmentInfo } from '../native.js';
+import type { NativeCleanResult, NativeFileRegion, NativeIoPool, NativeLog, NativeRetentionResult, NativeSegmentInfo } from '../native.js';
 import { NEVER, resolveLogConfig, toNativeConfig, type LogConfig, type LogConfigInput } from './config.js';
 import { compressionPolicy, prepareBatches, type CompressionPolicy } from './batch-compression.js';
 import { decodeRecordBatches, decodeRecordBatchesAsync, type DecodedBatch } from '../protocol/record-batch.js';
@@ -41,6 +41,16 @@ export type SegmentInfo = NativeSegmentInfo;
 
 /** What one retention pass deleted (applyRetention), by Kafka's reasons. */
 export type RetentionResult = NativeRetentionResult;
+
+/** What one compaction pass did (Log.clean). */
+export type CleanResult = NativeCleanResult;
+
+export interface CleanOptions {
+  /** Clean whatever is cleanable, whatever min.cleanable.dirty.ratio says. */
+  force?: boolean;
+  /** The cleaner's clock (tests); default the wall clock. */
+  nowMs?: number;
+}
 
 /** setTimeout's longest delay; a later deadline is reached in steps. */
 const TIMER_MS_MAX = 2 ** 31 - 1;
@@ -321,6 +331,43 @@ export class Log {
     } finally {
       this.#scheduleFileDeletion();
     }
+  }
+
+  /**
+   * One compaction pass (Kafka's Cleaner.clean), for cleanup.policy with
+   * compact: the dirty part starts at `firstDirtyOffset` (the
+   * cleaner-offset-checkpoint); the log is cleaned if its dirty ratio reaches
+   * min.cleanable.dirty.ratio, or max.compaction.lag.ms has passed for its
+   * oldest dirty record, or `force`. The rewrite runs on a thread of
+   * `cleanerPool` (log.cleaner.threads); the result's
+   * firstUncleanableOffset is the next first dirty offset. See
+   * native/log_cleaner.h. A LogManager runs this every log.cleaner.backoff.ms.
+   */
+  async clean(cleanerPool: NativeIoPool, firstDirtyOffset: number, options: CleanOptions = {}): Promise<CleanResult> {
+    this.#checkOpen();
+    checkOffset('firstDirtyOffset', firstDirtyOffset);
+    const c = this.#config;
+    const never = (v: number) => (v >= NEVER ? 2 ** 63 : v);
+    try {
+      return await wrap(
+        this.#native.clean(cleanerPool, {
+          firstDirtyOffset,
+          minCleanableRatio: c['min.cleanable.dirty.ratio'],
+          minCompactionLagMs: never(c['min.compaction.lag.ms']),
+          maxCompactionLagMs: never(c['max.compaction.lag.ms']),
+          deleteRetentionMs: never(c['delete.retention.ms']),
+          force: options.force === true,
+          ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
+        }),
+      );
+    } finally {
+      this.#scheduleFileDeletion();
+    }
+  }
+
+  /** Whether cleanup.policy includes compact. */
+  get compacted(): boolean {
+    return this.#config['cleanup.policy'].split(',').includes('compact');
   }
 
   // After a roll: one retention pass at a time, and one more if a segment

@@ -70,6 +70,19 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     defaultConfig: config.topicDefaults,
     checkpointIntervalMs: config.checkpointIntervalMs,
     retentionCheckIntervalMs: config.retentionCheckIntervalMs,
+    cleaner: config.cleaner,
+    onClean: (log, result) =>
+      logger.info('Compacted log', {
+        log: log.name,
+        segments: result.segmentsSwapped,
+        bytesRead: result.bytesRead,
+        bytesWritten: result.bytesWritten,
+        recordsKept: result.recordsKept,
+        recordsRead: result.recordsRead,
+        tombstonesRemoved: result.tombstonesRemoved,
+        dirtyRatio: Number(result.dirtyRatio.toFixed(3)),
+        firstDirtyOffset: result.firstUncleanableOffset,
+      }),
     onRetention: (log, result) =>
       logger.info('Deleted log segments past retention', {
         log: log.name,

@@ -1,0 +1,272 @@
+#include "log_cleaner.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string_view>
+#include <unordered_map>
+
+#include "bytes.h"
+#include "crc32c.h"
+#include "record_batch.h"
+
+namespace gregor {
+
+using namespace batch_layout;
+
+namespace {
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+ssize_t pread_all(int fd, uint8_t* buffer, size_t bytes, uint64_t position) {
+  size_t done = 0;
+  while (done < bytes) {
+    ssize_t r = ::pread(fd, buffer + done, bytes - done, static_cast<off_t>(position + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    if (r == 0) break;
+    done += static_cast<size_t>(r);
+  }
+  return static_cast<ssize_t>(done);
+}
+
+Status write_all(int fd, const uint8_t* data, size_t bytes, const std::string& path) {
+  size_t done = 0;
+  while (done < bytes) {
+    ssize_t w = ::write(fd, data + done, bytes - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return storage_error("write " + path, errno);
+    done += static_cast<size_t>(w);
+  }
+  return Status::Ok();
+}
+
+// Calls visit(batch bytes, header) for every whole valid batch of a segment,
+// reading it through a 1 MiB window (grown for a larger batch).
+template <typename Visit>
+Status for_each_batch(const CleanSegment& segment, CleanStats* stats, Visit visit) {
+  std::vector<uint8_t> window(1 << 20);
+  uint64_t position = 0;
+  const uint64_t end = segment.size_bytes;
+  while (position < end) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(window.size(), end - position));
+    ssize_t got = pread_all(segment.file->fd, window.data(), want, position);
+    if (got < 0) return storage_error("read " + segment.file->path, errno);
+    size_t available = static_cast<size_t>(got);
+    if (available < kHeaderBytes) break;
+    size_t at = 0;
+    while (at + kHeaderBytes <= available) {
+      uint64_t size = kLogOverheadBytes + static_cast<uint64_t>(std::max(0, load_i32_be(window.data() + at + kBatchLength)));
+      if (at + size > available) break;
+      BatchHeader h;
+      bool torn = false;
+      Status check = check_stored_batch(window.data() + at, available - at, &h, &torn);
+      if (!check.ok()) {
+        check.message = "cleaning " + segment.file->path + " at byte " + std::to_string(position + at) + ": " + check.message;
+        return check;
+      }
+      visit(window.data() + at, h);
+      at += h.size_bytes();
+    }
+    if (at == 0) {
+      // One batch larger than the window: read it whole.
+      uint64_t size = kLogOverheadBytes + static_cast<uint64_t>(std::max(0, load_i32_be(window.data() + kBatchLength)));
+      if (size > end - position || size <= window.size()) {
+        return Status::Error(KafkaError::kCorruptMessage, "cleaning " + segment.file->path + ": torn batch at byte " +
+                                                              std::to_string(position));
+      }
+      window.resize(static_cast<size_t>(size));
+      continue;
+    }
+    position += at;
+    stats->bytes_read += at;
+  }
+  return Status::Ok();
+}
+
+// One record of an uncompressed batch, as the cleaner needs it.
+struct RecordView {
+  const uint8_t* begin;  // the length varint
+  size_t bytes;          // whole record, length varint included
+  int64_t offset_delta;
+  const uint8_t* key;    // nullptr for a null key
+  size_t key_bytes;
+  bool null_value;
+};
+
+// Walks the records of an (uncompressed, checked) batch; false if malformed.
+template <typename Visit>
+bool for_each_record(const uint8_t* batch, const BatchHeader& header, Visit visit) {
+  const uint8_t* p = batch + kRecords;
+  const uint8_t* end = batch + header.size_bytes();
+  for (int32_t i = 0; i < header.records_count; ++i) {
+    int64_t length = 0;
+    size_t n = read_zigzag_varint(p, end, 5, &length);
+    if (n == 0 || length < 1 || length > end - p - static_cast<ptrdiff_t>(n)) return false;
+    const uint8_t* record_end = p + n + length;
+    const uint8_t* q = p + n + 1;  // past attributes
+    int64_t ignored = 0, offset_delta = 0, key_length = 0, value_length = 0;
+    size_t m = read_zigzag_varint(q, record_end, 10, &ignored);
+    if (m == 0) return false;
+    q += m;
+    m = read_zigzag_varint(q, record_end, 5, &offset_delta);
+    if (m == 0) return false;
+    q += m;
+    m = read_zigzag_varint(q, record_end, 5, &key_length);
+    if (m == 0) return false;
+    q += m;
+    const uint8_t* key = nullptr;
+    if (key_length >= 0) {
+      if (key_length > record_end - q) return false;
+      key = q;
+      q += key_length;
+    }
+    m = read_zigzag_varint(q, record_end, 5, &value_length);
+    if (m == 0) return false;
+    RecordView r{p, static_cast<size_t>(record_end - p), offset_delta, key,
+                 key ? static_cast<size_t>(key_length) : 0, value_length < 0};
+    visit(r);
+    p = record_end;
+  }
+  return true;
+}
+
+bool walkable(const BatchHeader& h) { return h.codec() == 0 && !h.is_control(); }
+
+}  // namespace
+
+Status clean_segments(const CleanPlan& plan, const CleanOptions& options, std::vector<CleanedFile>* out,
+                      CleanStats* stats) {
+  // 1. The offset map over the dirty range: key -> offset of its latest record.
+  int64_t started = steady_ms();
+  std::unordered_map<std::string, int64_t> latest;
+  std::string key_scratch;
+  bool malformed = false;
+  for (size_t i = plan.first_dirty_segment; i < plan.segments.size(); ++i) {
+    const CleanSegment& segment = plan.segments[i];
+    Status s = for_each_batch(segment, stats, [&](const uint8_t* batch, const BatchHeader& h) {
+      if (!walkable(h) || h.last_offset() < plan.first_dirty_offset) return;
+      if (!for_each_record(batch, h, [&](const RecordView& r) {
+            if (r.key == nullptr) return;
+            int64_t offset = h.base_offset + r.offset_delta;
+            if (offset < plan.first_dirty_offset) return;
+            key_scratch.assign(reinterpret_cast<const char*>(r.key), r.key_bytes);
+            auto [it, inserted] = latest.try_emplace(key_scratch, offset);
+            if (!inserted && it->second < offset) it->second = offset;
+          })) {
+        malformed = true;
+      }
+    });
+    if (!s.ok()) return s;
+    if (malformed) return Status::Error(KafkaError::kCorruptMessage, "cleaning " + segment.file->path + ": a record is malformed");
+  }
+  stats->keys = latest.size();
+  stats->bytes_read = 0;  // counted again below: the rewrite reads every segment
+  int64_t mapped = steady_ms();
+  stats->map_ms = mapped - started;
+
+  // 2. Rewrite each group into <base>.log.cleaned.
+  std::vector<uint8_t> output;
+  for (size_t g = 0; g < plan.groups.size(); ++g) {
+    auto [begin, end] = plan.groups[g];
+    CleanedFile file;
+    file.group = g;
+    file.base_offset = plan.segments[begin].base_offset;
+    file.path = plan.dir + "/" + segment_file_name(file.base_offset, ".log.cleaned");
+    int fd = ::open(file.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return storage_error("create " + file.path, errno);
+    // A cleaned file keeps the age of its newest source; tombstones taken from
+    // the dirty part make it "now", so that they survive delete.retention.ms.
+    int64_t mtime_ms = 0;
+    Status s;
+    for (size_t i = begin; i < end && s.ok(); ++i) {
+      const CleanSegment& segment = plan.segments[i];
+      mtime_ms = std::max(mtime_ms, segment.last_modified_ms);
+      bool dirty_segment = i >= plan.first_dirty_segment;
+      // Tombstones of the cleaned part go once their segment is older than delete.retention.ms.
+      bool drop_tombstones = !dirty_segment && options.now_ms - segment.last_modified_ms > options.delete_retention_ms;
+      output.clear();
+      s = for_each_batch(segment, stats, [&](const uint8_t* batch, const BatchHeader& h) {
+        if (!walkable(h)) {
+          output.insert(output.end(), batch, batch + h.size_bytes());
+          return;
+        }
+        size_t header_at = output.size();
+        output.insert(output.end(), batch, batch + kHeaderBytes);
+        int32_t kept = 0;
+        bool ok = for_each_record(batch, h, [&](const RecordView& r) {
+          ++stats->records_read;
+          if (r.key == nullptr) return;  // Kafka drops records without a key from compacted logs
+          int64_t offset = h.base_offset + r.offset_delta;
+          key_scratch.assign(reinterpret_cast<const char*>(r.key), r.key_bytes);
+          auto it = latest.find(key_scratch);
+          if (it != latest.end() && it->second > offset) return;
+          if (r.null_value) {
+            if (drop_tombstones && offset < plan.first_dirty_offset) {
+              ++stats->tombstones_removed;
+              return;
+            }
+            if (offset >= plan.first_dirty_offset) mtime_ms = std::max(mtime_ms, options.now_ms);
+          }
+          output.insert(output.end(), r.begin, r.begin + r.bytes);
+          ++kept;
+        });
+        if (!ok) {
+          malformed = true;
+          output.resize(header_at);
+          return;
+        }
+        stats->records_kept += static_cast<uint64_t>(kept);
+        if (kept == 0) {
+          output.resize(header_at);  // an empty batch is dropped
+          return;
+        }
+        if (kept == h.records_count) {
+          // Unchanged: the original bytes (CRC included) as they were.
+          std::memcpy(output.data() + header_at, batch, kHeaderBytes);
+          return;
+        }
+        uint8_t* header = output.data() + header_at;
+        size_t batch_bytes = output.size() - header_at;
+        store_u32_be(header + kBatchLength, static_cast<uint32_t>(batch_bytes - kLogOverheadBytes));
+        store_u32_be(header + kRecordsCount, static_cast<uint32_t>(kept));
+        store_u32_be(header + kCrc, crc32c(header + kCrcStart, batch_bytes - kCrcStart));
+      });
+      if (s.ok() && malformed) {
+        s = Status::Error(KafkaError::kCorruptMessage, "cleaning " + segment.file->path + ": a record is malformed");
+      }
+      if (s.ok() && !output.empty()) s = write_all(fd, output.data(), output.size(), file.path);
+      file.size_bytes += output.size();
+    }
+    if (s.ok()) {
+      timespec times[2];
+      times[0].tv_sec = 0;
+      times[0].tv_nsec = UTIME_OMIT;
+      times[1].tv_sec = mtime_ms / 1000;
+      times[1].tv_nsec = (mtime_ms % 1000) * 1000000;
+      ::futimens(fd, times);
+      if (::fsync(fd) != 0) s = storage_error("fsync " + file.path, errno);
+    }
+    ::close(fd);
+    if (!s.ok()) {
+      ::unlink(file.path.c_str());
+      for (const CleanedFile& done : *out) ::unlink(done.path.c_str());
+      out->clear();
+      return s;
+    }
+    stats->bytes_written += file.size_bytes;
+    out->push_back(std::move(file));
+  }
+  stats->rewrite_ms = steady_ms() - mapped;
+  return Status::Ok();
+}
+
+}  // namespace gregor
