@@ -3,7 +3,7 @@
 // topics, produces keyed records with acks 0, 1 and all, reads them back
 // exactly, and the broker survives clean and SIGKILL restarts with every
 // acknowledged record. One broker serves the whole file (restarts aside).
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startBroker, type RunningBroker } from '../../src/index.js';
+import { freePort, spawnBroker, stopProcess } from '../support/broker-process.js';
 
 const run = promisify(execFile);
 const PYTHON = '/usr/bin/python3';
@@ -285,17 +286,8 @@ describe('restarts', () => {
   it('keeps topics and every acknowledged record across a clean stop and a SIGKILL', async () => {
     // The broker runs as a program here, so that it can be killed.
     const dir = mkdtempSync(join(tmpdir(), 'gregor-restart-'));
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const start = (): Promise<ChildProcess> =>
-      new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [join(import.meta.dirname, '../../dist/cli/main.js'), 'broker', '--override', `log.dirs=${dir}`, '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-        let err = '';
-        child.stderr!.on('data', (d: Buffer) => {
-          err += d.toString();
-          if (err.includes('Gregor broker started')) resolve(child);
-        });
-        child.on('exit', (code) => reject(new Error(`broker exited with ${code}: ${err}`)));
-      });
+    const port = await freePort();
+    const start = () => spawnBroker({ 'log.dirs': dir, 'listeners': `PLAINTEXT://127.0.0.1:${port}` });
     const bootstrap = `127.0.0.1:${port}`;
     const produce = async (from: number, to: number) => {
       const input = Array.from({ length: to - from }, (_, i) => `k:${from + i}`).join('\n') + '\n';
@@ -306,19 +298,16 @@ describe('restarts', () => {
     try {
       let broker = await start();
       await produce(0, 100);
-      broker.kill('SIGTERM');
-      expect(await new Promise((r) => broker.on('exit', r))).toBe(0);
+      expect(await stopProcess(broker, 'SIGTERM')).toBe(0);
       broker = await start();
       await produce(100, 200);
-      broker.kill('SIGKILL');
-      await new Promise((r) => broker.on('exit', r));
+      await stopProcess(broker, 'SIGKILL');
       broker = await start();
       try {
         const received = await kcatConsume(bootstrap, 'durable');
         expect(received.map((m) => Number(m.payload)).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i));
       } finally {
-        broker.kill('SIGTERM');
-        await new Promise((r) => broker.on('exit', r));
+        await stopProcess(broker);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

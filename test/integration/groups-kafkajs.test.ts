@@ -5,7 +5,6 @@
 // clients rely on (Kafka's classic group protocol semantics). One broker
 // serves the file, except for the restarts and one test that needs
 // group.max.size.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,9 +32,9 @@ import {
 import type { JoinGroupRequest } from '../../src/protocol/generated/join-group.js';
 import type { Init } from '../../src/protocol/wire.js';
 import { startBroker, type RunningBroker } from '../../src/index.js';
+import { freePort, spawnBroker, stopProcess } from '../support/broker-process.js';
 
 const NODE_ID = 7;
-const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
 
 /** Coordinator settings that keep rebalances fast in tests. */
 const GROUP_OVERRIDES = {
@@ -782,32 +781,19 @@ describe('committed offsets across restarts', () => {
   it('survive a SIGKILL of the broker process', async () => {
     // The broker runs as a program here, so that it can be killed (as in clients.test.ts).
     const dir = mkdtempSync(join(tmpdir(), 'gregor-groups-kill-'));
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const overrides = Object.entries({ 'log.dirs': dir, 'listeners': `PLAINTEXT://127.0.0.1:${port}`, 'num.io.threads': 2, 'num.network.threads': 2, ...GROUP_OVERRIDES });
-    const start = (): Promise<ChildProcess> =>
-      new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [CLI, 'broker', ...overrides.flatMap(([k, v]) => ['--override', `${k}=${v}`])], { stdio: ['ignore', 'ignore', 'pipe'] });
-        let err = '';
-        child.stderr!.on('data', (d: Buffer) => {
-          err += d.toString();
-          if (err.includes('Gregor broker started')) resolve(child);
-        });
-        child.on('exit', (code) => reject(new Error(`broker exited with ${code}: ${err}`)));
-      });
+    const port = await freePort();
+    const start = () =>
+      spawnBroker({ 'log.dirs': dir, 'listeners': `PLAINTEXT://127.0.0.1:${port}`, 'num.io.threads': 2, 'num.network.threads': 2, ...GROUP_OVERRIDES });
     const bootstrap = `127.0.0.1:${port}`;
     let broker = await start();
     try {
       await commitRestartResume(bootstrap, async () => {
-        broker.kill('SIGKILL');
-        await new Promise((r) => broker.on('exit', r));
+        await stopProcess(broker, 'SIGKILL');
         broker = await start();
         return bootstrap;
       });
     } finally {
-      if (broker.exitCode === null && broker.signalCode === null) {
-        broker.kill('SIGTERM');
-        await new Promise((r) => broker.on('exit', r));
-      }
+      await stopProcess(broker);
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -8,7 +8,7 @@
 // and a restart after a crash removes leftovers. The last part fills a small
 // tmpfs: produce gets KAFKA_STORAGE_ERROR, reads keep working, nothing
 // written is damaged, and produce resumes once there is room again.
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { encodeRecordBatch, startBroker, type RunningBroker } from '../../src/index.js';
 import { WireClient } from '../../src/client/wire-client.js';
+import { freePort, spawnBroker, stopProcess } from '../support/broker-process.js';
 import { FetchApi, ProduceApi, type FetchResponse, type ProduceResponse } from '../../src/protocol/generated/index.js';
 
 const run = promisify(execFile);
@@ -272,19 +273,10 @@ describe('leftover .deleted files', () => {
   it('are removed when the broker restarts after a SIGKILL, and at a clean stop', async () => {
     // The broker runs as a program so that it can be killed while files wait for a long file.delete.delay.ms.
     const dir = mkdtempSync(join(tmpdir(), 'gregor-retention-kill-'));
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const bootstrap = `127.0.0.1:${port}`;
     const partitionDir = join(dir, 'leftovers-0');
-    const start = (): Promise<ChildProcess> =>
-      new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [CLI, 'broker', '--override', `log.dirs=${dir}`, '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-        let err = '';
-        child.stderr!.on('data', (d: Buffer) => {
-          err += d.toString();
-          if (err.includes('Gregor broker started')) resolve(child);
-        });
-        child.on('exit', (code) => reject(new Error(`broker exited with ${code}: ${err}`)));
-      });
+    const start = () => spawnBroker({ 'log.dirs': dir, 'listeners': `PLAINTEXT://127.0.0.1:${port}` });
     const kafka = new Kafka({ clientId: 'retention-kill', brokers: [bootstrap], logLevel: logLevel.NOTHING });
     let child: ChildProcess | undefined;
     let broker: RunningBroker | undefined;
@@ -303,8 +295,7 @@ describe('leftover .deleted files', () => {
       await admin.disconnect();
       expect(filesOf(partitionDir, '.deleted')).toHaveLength(6);
 
-      child.kill('SIGKILL');
-      await new Promise((r) => child!.on('exit', r));
+      await stopProcess(child, 'SIGKILL');
       child = undefined;
       expect(filesOf(partitionDir, '.deleted')).toHaveLength(6);
 
