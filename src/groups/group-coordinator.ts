@@ -1004,17 +1004,24 @@ export class GroupCoordinator {
     return n;
   }
 
-  /** Deletes the committed offsets of a topic that was deleted, from every group. */
+  /**
+   * Forgets the committed offsets of a deleted topic in every group at once,
+   * then writes their tombstones. Called from inside a topic change, so it
+   * must not wait for one: the caller does not await the writes.
+   */
   async onTopicDeleted(topic: string): Promise<void> {
     if (topic === OFFSETS_TOPIC) return;
     const now = Date.now();
+    const tombstones: { groupId: string; records: RecordInput[] }[] = [];
     for (const group of this.#groups.values()) {
       const partitions = group.offsets.get(topic);
       if (!partitions) continue;
-      const records = [...partitions.keys()].map((p) => offsetCommitRecord(group.groupId, topic, p, null, now));
+      tombstones.push({ groupId: group.groupId, records: [...partitions.keys()].map((p) => offsetCommitRecord(group.groupId, topic, p, null, now)) });
       group.offsets.delete(topic);
-      await this.#append(group.groupId, records).catch((error: Error) =>
-        this.logger.warn('Could not remove offsets of a deleted topic', { group: group.groupId, topic, error: error.message }),
+    }
+    for (const { groupId, records } of tombstones) {
+      await this.#append(groupId, records).catch((error: Error) =>
+        this.logger.warn('Could not remove offsets of a deleted topic', { group: groupId, topic, error: error.message }),
       );
     }
   }

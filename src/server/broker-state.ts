@@ -183,7 +183,8 @@ export class BrokerState {
     this.#partitions.delete(name);
     for (let p = 0; p < logs.length; p++) await this.logs.deleteLog({ topic: name, partition: p });
     this.wakeFetchers();
-    await this.groups?.onTopicDeleted(name);
+    // Not awaited: its writes to __consumer_offsets must not wait behind this topic change.
+    void this.groups?.onTopicDeleted(name);
     return topic;
   }
 

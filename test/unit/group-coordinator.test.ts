@@ -334,4 +334,34 @@ describe('group coordinator', () => {
     expect((await commit(5)).get('t')!.get(0)).toBe(ErrorCode.NONE);
     expect(h.coordinator.fetchOffsets('f', [{ name: 't', partitions: [0] }]).topics[0]!.partitions[0]!.offset).toBe(5);
   });
+
+  it('forgets the offsets of a deleted topic, durably', async () => {
+    const dir = tempDir();
+    const first = await start(dir);
+    await first.state.createTopic('gone', 2, 1, {});
+    await first.state.createTopic('kept', 1, 1, {});
+    await first.coordinator.commitOffsets({
+      groupId: 'g',
+      generationId: -1,
+      memberId: '',
+      groupInstanceId: null,
+      retentionTimeMs: -1,
+      topics: [
+        { name: 'gone', partitions: [0, 1].map((partition) => ({ partition, offset: 4, leaderEpoch: -1, metadata: null, commitTimestamp: -1 })) },
+        { name: 'kept', partitions: [{ partition: 0, offset: 7, leaderEpoch: -1, metadata: null, commitTimestamp: -1 }] },
+      ],
+    });
+    await first.state.deleteTopic('gone');
+    expect(first.coordinator.fetchOffsets('g', null).topics.map((t) => t.name)).toEqual(['kept']);
+    // The tombstones are written after the topic change; wait until they are in the log.
+    const log = first.state.log(OFFSETS_TOPIC, partitionForGroup('g', 3))!;
+    const deadline = Date.now() + 5000;
+    while (decodeRecordBatches(await log.read(0, 1 << 20)).flatMap((b) => b.records).length < 5 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await first.close();
+    open.splice(open.indexOf(first), 1);
+    const second = await start(dir);
+    expect(second.coordinator.fetchOffsets('g', null).topics.map((t) => t.name)).toEqual(['kept']);
+  });
 });
