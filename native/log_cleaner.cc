@@ -9,7 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 #include "bytes.h"
 #include "crc32c.h"
@@ -141,14 +141,91 @@ bool for_each_record(const uint8_t* batch, const BatchHeader& header, Visit visi
 
 bool walkable(const BatchHeader& h) { return h.codec() == 0 && !h.is_control(); }
 
+// 64-bit hash of the key bytes (8 bytes at a time, murmur-style mixing) with
+// a seed; two seeds give the 128-bit key digest the offset map stores
+// instead of the key (Kafka's SkimpyOffsetMap stores an MD5 digest).
+inline uint64_t mix(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+uint64_t hash_key(const uint8_t* p, size_t n, uint64_t seed) {
+  uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = mix(h ^ w) + 0x9e3779b97f4a7c15ULL;
+    p += 8;
+    n -= 8;
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, p, n);
+  return mix(h ^ tail ^ (static_cast<uint64_t>(n) << 56));
+}
+
+// key digest -> latest offset, open addressing, grown at half full.
+class OffsetMap {
+ public:
+  OffsetMap() : slots_(1 << 12) {}
+  void put(const uint8_t* key, size_t n, int64_t offset) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    insert(hash_key(key, n, 0x243f6a8885a308d3ULL), hash_key(key, n, 0x13198a2e03707344ULL), offset);
+  }
+  // The latest offset of the key, or -1.
+  int64_t get(const uint8_t* key, size_t n) const {
+    uint64_t a = hash_key(key, n, 0x243f6a8885a308d3ULL), b = hash_key(key, n, 0x13198a2e03707344ULL);
+    size_t mask = slots_.size() - 1;
+    for (size_t i = a & mask;; i = (i + 1) & mask) {
+      const Slot& s = slots_[i];
+      if (s.offset < 0) return -1;
+      if (s.a == a && s.b == b) return s.offset;
+    }
+  }
+  size_t size() const { return size_; }
+
+ private:
+  struct Slot {
+    uint64_t a = 0, b = 0;
+    int64_t offset = -1;
+  };
+  void insert(uint64_t a, uint64_t b, int64_t offset) {
+    size_t mask = slots_.size() - 1;
+    for (size_t i = a & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (s.offset < 0) {
+        s = Slot{a, b, offset};
+        ++size_;
+        return;
+      }
+      if (s.a == a && s.b == b) {
+        if (s.offset < offset) s.offset = offset;
+        return;
+      }
+    }
+  }
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    size_ = 0;
+    for (const Slot& s : old) {
+      if (s.offset >= 0) insert(s.a, s.b, s.offset);
+    }
+  }
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+};
+
 }  // namespace
 
 Status clean_segments(const CleanPlan& plan, const CleanOptions& options, std::vector<CleanedFile>* out,
                       CleanStats* stats) {
   // 1. The offset map over the dirty range: key -> offset of its latest record.
   int64_t started = steady_ms();
-  std::unordered_map<std::string, int64_t> latest;
-  std::string key_scratch;
+  OffsetMap latest;
   bool malformed = false;
   for (size_t i = plan.first_dirty_segment; i < plan.segments.size(); ++i) {
     const CleanSegment& segment = plan.segments[i];
@@ -158,9 +235,7 @@ Status clean_segments(const CleanPlan& plan, const CleanOptions& options, std::v
             if (r.key == nullptr) return;
             int64_t offset = h.base_offset + r.offset_delta;
             if (offset < plan.first_dirty_offset) return;
-            key_scratch.assign(reinterpret_cast<const char*>(r.key), r.key_bytes);
-            auto [it, inserted] = latest.try_emplace(key_scratch, offset);
-            if (!inserted && it->second < offset) it->second = offset;
+            latest.put(r.key, r.key_bytes, offset);
           })) {
         malformed = true;
       }
@@ -206,9 +281,7 @@ Status clean_segments(const CleanPlan& plan, const CleanOptions& options, std::v
           ++stats->records_read;
           if (r.key == nullptr) return;  // Kafka drops records without a key from compacted logs
           int64_t offset = h.base_offset + r.offset_delta;
-          key_scratch.assign(reinterpret_cast<const char*>(r.key), r.key_bytes);
-          auto it = latest.find(key_scratch);
-          if (it != latest.end() && it->second > offset) return;
+          if (latest.get(r.key, r.key_bytes) > offset) return;
           if (r.null_value) {
             if (drop_tombstones && offset < plan.first_dirty_offset) {
               ++stats->tombstones_removed;
