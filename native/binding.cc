@@ -484,7 +484,9 @@ class LogWrap : public Napi::ObjectWrap<LogWrap> {
   }
 
 
-  // clean(cleanerPool, options): compaction of this log (log_cleaner.h).
+  // clean(cleanerPool, options, handler?): compaction of this log (log_cleaner.h).
+  // `handler` ({ keys(batches), rebuild(keepMask) }, both returning Promises)
+  // does the compressed batches' part in TypeScript; without it they are kept whole.
   // Step 1 and 3 run on the log's io thread, step 2 on a thread of
   // `cleanerPool` (log.cleaner.threads). Resolves to what was done.
   Napi::Value Clean(const Napi::CallbackInfo& info) {
@@ -499,7 +501,8 @@ class LogWrap : public Napi::ObjectWrap<LogWrap> {
       CleanStats stats;
       Status status;
       std::unique_ptr<Napi::Promise::Deferred> deferred;
-      Napi::ObjectReference self, cleaner;
+      Napi::ObjectReference self, cleaner, handler;
+      CleanWork work;
     };
     auto st = std::make_shared<State>();
     CleanOptions& o = st->options;
@@ -546,6 +549,7 @@ class LogWrap : public Napi::ObjectWrap<LogWrap> {
       }
       st->self.Reset();
       st->cleaner.Reset();
+      st->handler.Reset();
     };
     auto swap = [st, log, finish](Napi::Env env, PoolWrap* io, size_t thread) {
       auto t3 = std::make_unique<ChainTask>();
@@ -553,25 +557,115 @@ class LogWrap : public Napi::ObjectWrap<LogWrap> {
       t3->done = finish;
       io->Submit(env, thread, std::move(t3));
     };
+    bool with_handler = info.Length() > 2 && info[2].IsObject();
+    if (with_handler) st->handler = Napi::Persistent(info[2].As<Napi::Object>());
+    auto fail = [st, finish](Napi::Env env, Status status) {
+      for (const CleanedFile& f : st->files) ::unlink(f.path.c_str());
+      st->status = std::move(status);
+      finish(env);
+    };
+    // 2c on the cleaner thread, then the swap on the io thread.
+    auto rewrite = [st, cleaner, io, thread, finish, swap, fail](Napi::Env env) {
+      try {
+        auto t = std::make_unique<ChainTask>();
+        t->work = [st] { st->status = rewrite_segments(st->plan, st->options, &st->work, &st->files, &st->stats); };
+        t->done = [st, io, thread, finish, swap, fail](Napi::Env env) {
+          if (!st->status.ok()) return finish(env);
+          try {
+            swap(env, io, thread);
+          } catch (const Napi::Error& e) {
+            fail(env, Status::Error(KafkaError::kLogClosed, e.Message()));
+          }
+        };
+        cleaner->Submit(env, cleaner->AssignThread(), std::move(t));
+      } catch (const Napi::Error& e) {
+        fail(env, Status::Error(KafkaError::kLogClosed, e.Message()));
+      }
+    };
+    // Calls handler[method](arg) and `then` with its (awaited) value.
+    auto call_handler = [st, fail](Napi::Env env, const char* method, Napi::Value arg,
+                                   std::function<void(Napi::Env, Napi::Value)> then) {
+      try {
+        Napi::Object handler = st->handler.Value();
+        Napi::Value value = handler.Get(method).As<Napi::Function>().Call(handler, {arg});
+        auto on_error = [st, fail](const Napi::CallbackInfo& info) {
+          Napi::Value reason = info[0];
+          std::string message = reason.IsObject() ? reason.As<Napi::Object>().Get("message").ToString().Utf8Value()
+                                                  : reason.ToString().Utf8Value();
+          fail(info.Env(), Status::Error(KafkaError::kCorruptMessage, "cleaning compressed batches: " + message));
+        };
+        auto on_value = [then, fail](const Napi::CallbackInfo& info) {
+          try {
+            then(info.Env(), info[0]);
+          } catch (const Napi::Error& e) {
+            fail(info.Env(), Status::Error(KafkaError::kCorruptMessage, "cleaning compressed batches: " + e.Message()));
+          }
+        };
+        Napi::Object promise = value.As<Napi::Object>();
+        promise.Get("then").As<Napi::Function>().Call(promise, {Napi::Function::New(env, on_value), Napi::Function::New(env, on_error)});
+      } catch (const Napi::Error& e) {
+        fail(env, Status::Error(KafkaError::kCorruptMessage, "cleaning compressed batches: " + e.Message()));
+      }
+    };
+    // The hops to TypeScript for compressed batches (see log_cleaner.h).
+    auto compressed = [st, cleaner, rewrite, call_handler, fail, finish](Napi::Env env) {
+      Napi::Array batches = Napi::Array::New(env, st->work.compressed.size());
+      for (size_t i = 0; i < st->work.compressed.size(); ++i) {
+        const std::vector<uint8_t>& b = st->work.compressed[i].bytes;
+        batches.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::Copy(env, b.data(), b.size()));
+      }
+      call_handler(env, "keys", batches, [st, cleaner, rewrite, call_handler, fail, finish](Napi::Env env, Napi::Value records) {
+        if (!records.IsTypedArray()) throw Napi::TypeError::New(env, "keys() must resolve to a Buffer");
+        Napi::Uint8Array bytes = records.As<Napi::Uint8Array>();
+        auto copy = std::make_shared<std::vector<uint8_t>>(bytes.Data(), bytes.Data() + bytes.ByteLength());
+        auto keep = std::make_shared<std::vector<uint8_t>>();
+        auto t = std::make_unique<ChainTask>();
+        t->work = [st, copy, keep] {
+          st->status = resolve_compressed(st->plan, st->options, copy->data(), copy->size(), &st->work, keep.get(), &st->stats);
+        };
+        t->done = [st, keep, rewrite, call_handler, finish](Napi::Env env) {
+          if (!st->status.ok()) return finish(env);
+          Napi::Value mask = Napi::Buffer<uint8_t>::Copy(env, keep->data(), keep->size());
+          call_handler(env, "rebuild", mask, [st, rewrite](Napi::Env env, Napi::Value value) {
+            if (!value.IsArray()) throw Napi::TypeError::New(env, "rebuild() must resolve to an array");
+            Napi::Array array = value.As<Napi::Array>();
+            size_t n = st->work.compressed.size();
+            if (array.Length() != n) throw Napi::RangeError::New(env, "rebuild() must give one entry per compressed batch");
+            st->work.replacement_kind.assign(n, 0);
+            st->work.replacements.assign(n, {});
+            for (size_t i = 0; i < n; ++i) {
+              Napi::Value v = array.Get(static_cast<uint32_t>(i));
+              if (!v.IsTypedArray()) continue;  // null: keep the batch as it is
+              Napi::Uint8Array b = v.As<Napi::Uint8Array>();
+              if (b.ByteLength() == 0) {
+                st->work.replacement_kind[i] = 1;
+              } else {
+                st->work.replacement_kind[i] = 2;
+                st->work.replacements[i].assign(b.Data(), b.Data() + b.ByteLength());
+              }
+            }
+            st->work.compressed.clear();
+            st->work.compressed.shrink_to_fit();
+            rewrite(env);
+          });
+        };
+        cleaner->Submit(env, cleaner->AssignThread(), std::move(t));
+      });
+    };
     auto t1 = std::make_unique<ChainTask>();
     t1->work = [st, log] {
       if (st->options.now_ms < 0) st->options.now_ms = wall_clock_ms();
       st->status = log->plan_clean(st->options, &st->plan);
     };
-    t1->done = [st, cleaner, io, thread, finish, swap](Napi::Env env) {
+    t1->done = [st, cleaner, finish, rewrite, compressed, with_handler](Napi::Env env) {
       if (!st->status.ok() || !st->plan.clean) return finish(env);
       try {
         auto t2 = std::make_unique<ChainTask>();
-        t2->work = [st] { st->status = clean_segments(st->plan, st->options, &st->files, &st->stats); };
-        t2->done = [st, io, thread, finish, swap](Napi::Env env) {
+        t2->work = [st, with_handler] { st->status = build_offset_map(st->plan, st->options, with_handler, &st->work, &st->stats); };
+        t2->done = [st, finish, rewrite, compressed](Napi::Env env) {
           if (!st->status.ok()) return finish(env);
-          try {
-            swap(env, io, thread);
-          } catch (const Napi::Error& e) {
-            for (const CleanedFile& f : st->files) ::unlink(f.path.c_str());
-            st->status = Status::Error(KafkaError::kLogClosed, e.Message());
-            finish(env);
-          }
+          if (st->work.compressed.empty()) return rewrite(env);
+          compressed(env);
         };
         cleaner->Submit(env, cleaner->AssignThread(), std::move(t2));
       } catch (const Napi::Error& e) {

@@ -168,6 +168,8 @@ uint64_t hash_key(const uint8_t* p, size_t n, uint64_t seed) {
 }
 
 // key digest -> latest offset, open addressing, grown at half full.
+}  // namespace
+
 class OffsetMap {
  public:
   OffsetMap() : slots_(1 << 12) {}
@@ -219,23 +221,30 @@ class OffsetMap {
   size_t size_ = 0;
 };
 
-}  // namespace
 
-Status clean_segments(const CleanPlan& plan, const CleanOptions& options, std::vector<CleanedFile>* out,
-                      CleanStats* stats) {
-  // 1. The offset map over the dirty range: key -> offset of its latest record.
+CleanWork::CleanWork() : map(std::make_unique<OffsetMap>()) {}
+CleanWork::~CleanWork() = default;
+
+Status build_offset_map(const CleanPlan& plan, const CleanOptions& options, bool collect_compressed, CleanWork* work,
+                        CleanStats* stats) {
   int64_t started = steady_ms();
-  OffsetMap latest;
+  OffsetMap& latest = *work->map;
+  work->dirty_tombstone.assign(plan.segments.size(), 0);
   bool malformed = false;
-  for (size_t i = plan.first_dirty_segment; i < plan.segments.size(); ++i) {
+  for (size_t i = 0; i < plan.segments.size(); ++i) {
     const CleanSegment& segment = plan.segments[i];
+    bool dirty = i >= plan.first_dirty_segment;
+    if (!dirty && !collect_compressed) continue;
     Status s = for_each_batch(segment, stats, [&](const uint8_t* batch, const BatchHeader& h) {
-      if (!walkable(h) || h.last_offset() < plan.first_dirty_offset) return;
+      if (h.codec() != 0 && !h.is_control()) {
+        if (collect_compressed) work->compressed.push_back(CompressedBatch{i, std::vector<uint8_t>(batch, batch + h.size_bytes())});
+        return;
+      }
+      if (!dirty || !walkable(h) || h.last_offset() < plan.first_dirty_offset) return;
       if (!for_each_record(batch, h, [&](const RecordView& r) {
             if (r.key == nullptr) return;
             int64_t offset = h.base_offset + r.offset_delta;
-            if (offset < plan.first_dirty_offset) return;
-            latest.put(r.key, r.key_bytes, offset);
+            if (offset >= plan.first_dirty_offset) latest.put(r.key, r.key_bytes, offset);
           })) {
         malformed = true;
       }
@@ -244,11 +253,96 @@ Status clean_segments(const CleanPlan& plan, const CleanOptions& options, std::v
     if (malformed) return Status::Error(KafkaError::kCorruptMessage, "cleaning " + segment.file->path + ": a record is malformed");
   }
   stats->keys = latest.size();
-  stats->bytes_read = 0;  // counted again below: the rewrite reads every segment
-  int64_t mapped = steady_ms();
-  stats->map_ms = mapped - started;
+  stats->bytes_read = 0;  // counted by the rewrite, which reads every segment
+  stats->map_ms = steady_ms() - started;
+  return Status::Ok();
+}
 
-  // 2. Rewrite each group into <base>.log.cleaned.
+namespace {
+
+// Kafka's rule per record: the latest of its key (or a key the dirty part
+// does not have), and not a tombstone whose time is up.
+struct RetainRule {
+  const CleanPlan& plan;
+  const CleanOptions& options;
+  bool drop_tombstones(const CleanSegment& segment, bool dirty_segment) const {
+    return !dirty_segment && options.now_ms - segment.last_modified_ms > options.delete_retention_ms;
+  }
+};
+
+}  // namespace
+
+Status resolve_compressed(const CleanPlan& plan, const CleanOptions& options, const uint8_t* records, size_t bytes,
+                          CleanWork* work, std::vector<uint8_t>* keep, CleanStats* stats) {
+  struct Entry {
+    const uint8_t* key;
+    int32_t key_bytes;
+    int64_t offset;
+    bool null_value;
+  };
+  std::vector<Entry> entries;
+  size_t at = 0;
+  while (at < bytes) {
+    if (bytes - at < 4) return Status::Error(KafkaError::kInvalidArgument, "compressed record list is truncated");
+    int32_t key_bytes = load_i32_be(records + at);
+    at += 4;
+    const uint8_t* key = nullptr;
+    if (key_bytes >= 0) {
+      if (bytes - at < static_cast<size_t>(key_bytes)) return Status::Error(KafkaError::kInvalidArgument, "compressed record list is truncated");
+      key = records + at;
+      at += static_cast<size_t>(key_bytes);
+    }
+    if (bytes - at < 9) return Status::Error(KafkaError::kInvalidArgument, "compressed record list is truncated");
+    int64_t offset = load_i64_be(records + at);
+    bool null_value = records[at + 8] != 0;
+    at += 9;
+    entries.push_back(Entry{key, key_bytes, offset, null_value});
+  }
+  // Dirty keys first (the map must be complete before any decision).
+  for (const Entry& e : entries) {
+    if (e.key != nullptr && e.offset >= plan.first_dirty_offset && e.offset < plan.first_uncleanable_offset) {
+      work->map->put(e.key, static_cast<size_t>(e.key_bytes), e.offset);
+    }
+  }
+  stats->keys = work->map->size();
+  // Segment of each record: records come batch by batch, in the order of work->compressed.
+  keep->assign(entries.size(), 0);
+  size_t record = 0;
+  RetainRule rule{plan, options};
+  for (const CompressedBatch& batch : work->compressed) {
+    int32_t count = load_i32_be(batch.bytes.data() + kRecordsCount);
+    const CleanSegment& segment = plan.segments[batch.segment];
+    bool dirty_segment = batch.segment >= plan.first_dirty_segment;
+    bool drop_tombstones = rule.drop_tombstones(segment, dirty_segment);
+    for (int32_t j = 0; j < count && record < entries.size(); ++j, ++record) {
+      const Entry& e = entries[record];
+      if (e.key == nullptr) continue;
+      if (work->map->get(e.key, static_cast<size_t>(e.key_bytes)) > e.offset) continue;
+      if (e.null_value) {
+        if (drop_tombstones && e.offset < plan.first_dirty_offset) {
+          ++stats->tombstones_removed;
+          continue;
+        }
+        if (e.offset >= plan.first_dirty_offset) work->dirty_tombstone[batch.segment] = 1;
+      }
+      (*keep)[record] = 1;
+    }
+  }
+  if (record != entries.size()) {
+    return Status::Error(KafkaError::kInvalidArgument, "compressed record list does not match the batches' record counts");
+  }
+  stats->records_read += entries.size();
+  for (uint8_t k : *keep) stats->records_kept += k;
+  return Status::Ok();
+}
+
+Status rewrite_segments(const CleanPlan& plan, const CleanOptions& options, CleanWork* work,
+                        std::vector<CleanedFile>* out, CleanStats* stats) {
+  int64_t started = steady_ms();
+  const OffsetMap& latest = *work->map;
+  RetainRule rule{plan, options};
+  size_t compressed_index = 0;
+  bool malformed = false;
   std::vector<uint8_t> output;
   for (size_t g = 0; g < plan.groups.size(); ++g) {
     auto [begin, end] = plan.groups[g];
@@ -265,11 +359,23 @@ Status clean_segments(const CleanPlan& plan, const CleanOptions& options, std::v
     for (size_t i = begin; i < end && s.ok(); ++i) {
       const CleanSegment& segment = plan.segments[i];
       mtime_ms = std::max(mtime_ms, segment.last_modified_ms);
+      if (i < work->dirty_tombstone.size() && work->dirty_tombstone[i]) mtime_ms = std::max(mtime_ms, options.now_ms);
       bool dirty_segment = i >= plan.first_dirty_segment;
-      // Tombstones of the cleaned part go once their segment is older than delete.retention.ms.
-      bool drop_tombstones = !dirty_segment && options.now_ms - segment.last_modified_ms > options.delete_retention_ms;
+      bool drop_tombstones = rule.drop_tombstones(segment, dirty_segment);
       output.clear();
       s = for_each_batch(segment, stats, [&](const uint8_t* batch, const BatchHeader& h) {
+        if (h.codec() != 0 && !h.is_control()) {
+          size_t k = compressed_index++;
+          uint8_t kind = k < work->replacement_kind.size() ? work->replacement_kind[k] : 0;
+          if (kind == 1) return;
+          if (kind == 2) {
+            const std::vector<uint8_t>& r = work->replacements[k];
+            output.insert(output.end(), r.begin(), r.end());
+            return;
+          }
+          output.insert(output.end(), batch, batch + h.size_bytes());
+          return;
+        }
         if (!walkable(h)) {
           output.insert(output.end(), batch, batch + h.size_bytes());
           return;
@@ -302,11 +408,7 @@ Status clean_segments(const CleanPlan& plan, const CleanOptions& options, std::v
           output.resize(header_at);  // an empty batch is dropped
           return;
         }
-        if (kept == h.records_count) {
-          // Unchanged: the original bytes (CRC included) as they were.
-          std::memcpy(output.data() + header_at, batch, kHeaderBytes);
-          return;
-        }
+        if (kept == h.records_count) return;  // unchanged: the original bytes, CRC included
         uint8_t* header = output.data() + header_at;
         size_t batch_bytes = output.size() - header_at;
         store_u32_be(header + kBatchLength, static_cast<uint32_t>(batch_bytes - kLogOverheadBytes));
@@ -338,8 +440,16 @@ Status clean_segments(const CleanPlan& plan, const CleanOptions& options, std::v
     stats->bytes_written += file.size_bytes;
     out->push_back(std::move(file));
   }
-  stats->rewrite_ms = steady_ms() - mapped;
+  stats->rewrite_ms = steady_ms() - started;
   return Status::Ok();
+}
+
+Status clean_segments(const CleanPlan& plan, const CleanOptions& options, std::vector<CleanedFile>* out,
+                      CleanStats* stats) {
+  CleanWork work;
+  Status s = build_offset_map(plan, options, false, &work, stats);
+  if (!s.ok()) return s;
+  return rewrite_segments(plan, options, &work, out, stats);
 }
 
 }  // namespace gregor

@@ -20,11 +20,15 @@
 //      -> `.log`, indexes rebuilt. PartitionLog::open completes a `.swap`
 //      left by a crash and deletes a `.cleaned` one.
 //
-// Compressed batches are kept whole: their records are not read here (the
-// codecs live in TypeScript), so their keys do not enter the offset map and
-// their records are never dropped. That keeps every latest value (a record is
-// dropped only for a later record of its key that is kept), at the price of
-// leaving older values that a compressed batch superseded.
+// Compressed batches: the codecs live in TypeScript, so step 2 has two hops
+// to JavaScript in the middle (both only when the range holds compressed
+// batches): build_offset_map hands over copies of the compressed batches;
+// TypeScript decompresses them and returns each record's key, offset and
+// whether it is a tombstone; resolve_compressed adds those keys to the map
+// and answers, per record, keep or drop; TypeScript rebuilds each batch that
+// loses records (same codec, base offset, lastOffsetDelta and header
+// fields), and rewrite_segments copies everything else natively. Without a
+// JavaScript handler (clean_segments) compressed batches are kept whole.
 #pragma once
 
 #include <cstdint>
@@ -95,7 +99,42 @@ struct CleanStats {
   int64_t rewrite_ms = 0;
 };
 
-// Step 2; runs on a cleaner thread and touches only the plan's files.
+class OffsetMap;
+
+// A compressed batch of the rewritten range, as handed to TypeScript.
+struct CompressedBatch {
+  size_t segment = 0;     // index in plan.segments
+  std::vector<uint8_t> bytes;
+};
+
+// What step 2 carries between its parts.
+struct CleanWork {
+  CleanWork();
+  ~CleanWork();
+  std::unique_ptr<OffsetMap> map;
+  std::vector<CompressedBatch> compressed;
+  // Per compressed batch, after TypeScript rebuilt them: 0 keep as is,
+  // 1 drop (no record left), 2 write `replacements[i]` instead.
+  std::vector<uint8_t> replacement_kind;
+  std::vector<std::vector<uint8_t>> replacements;
+  // Per segment: it holds a tombstone from the dirty part that stays.
+  std::vector<uint8_t> dirty_tombstone;
+};
+
+// Step 2, on a cleaner thread, touching only the plan's files.
+// 2a: the offset map over the dirty range (uncompressed records), and copies
+// of the compressed batches of the whole range if `collect_compressed`.
+Status build_offset_map(const CleanPlan& plan, const CleanOptions& options, bool collect_compressed, CleanWork* work,
+                        CleanStats* stats);
+// 2b: `records` describes every record of work->compressed, in order:
+// i32 key length (-1: null key), key bytes, i64 offset, u8 null value. Dirty
+// keys enter the map; `keep` gets 1 per record to keep, 0 to drop.
+Status resolve_compressed(const CleanPlan& plan, const CleanOptions& options, const uint8_t* records, size_t bytes,
+                          CleanWork* work, std::vector<uint8_t>* keep, CleanStats* stats);
+// 2c: the rewrite into `.cleaned` files.
+Status rewrite_segments(const CleanPlan& plan, const CleanOptions& options, CleanWork* work,
+                        std::vector<CleanedFile>* out, CleanStats* stats);
+// 2a + 2c, compressed batches kept whole.
 Status clean_segments(const CleanPlan& plan, const CleanOptions& options, std::vector<CleanedFile>* out,
                       CleanStats* stats);
 

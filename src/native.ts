@@ -76,7 +76,11 @@ export interface NativeLog {
   deleteOldSegments(): Promise<NativeRetentionResult>;
   deleteExpiredFiles(): Promise<void>;
   /** Compaction: plan on the io thread, rewrite on a thread of `cleanerPool`, swap on the io thread. */
-  clean(cleanerPool: NativeIoPool, options: NativeCleanOptions): Promise<NativeCleanResult>;
+  clean(
+    cleanerPool: NativeIoPool,
+    options: NativeCleanOptions,
+    compressed?: { keys(batches: Buffer[]): Promise<Buffer>; rebuild(keep: Buffer): Promise<(Buffer | null)[]> },
+  ): Promise<NativeCleanResult>;
   /** `listener` runs when an append has started a new segment (before its Promise resolves). */
   setRollListener(listener: (() => void) | null): void;
   roll(): Promise<void>;

@@ -5,6 +5,7 @@ import { LogError, toLogError } from '../errors.js';
 import type { NativeCleanResult, NativeFileRegion, NativeIoPool, NativeLog, NativeRetentionResult, NativeSegmentInfo } from '../native.js';
 import { NEVER, resolveLogConfig, toNativeConfig, type LogConfig, type LogConfigInput } from './config.js';
 import { compressionPolicy, prepareBatches, type CompressionPolicy } from './batch-compression.js';
+import { compressedBatchHandler } from './compaction.js';
 import { decodeRecordBatches, decodeRecordBatchesAsync, type DecodedBatch } from '../protocol/record-batch.js';
 
 export interface AppendResult {
@@ -339,7 +340,8 @@ export class Log {
    * cleaner-offset-checkpoint); the log is cleaned if its dirty ratio reaches
    * min.cleanable.dirty.ratio, or max.compaction.lag.ms has passed for its
    * oldest dirty record, or `force`. The rewrite runs on a thread of
-   * `cleanerPool` (log.cleaner.threads); the result's
+   * `cleanerPool` (log.cleaner.threads), with the records of compressed
+   * batches read and rebuilt here (src/log/compaction.ts); the result's
    * firstUncleanableOffset is the next first dirty offset. See
    * native/log_cleaner.h. A LogManager runs this every log.cleaner.backoff.ms.
    */
@@ -358,7 +360,7 @@ export class Log {
           deleteRetentionMs: never(c['delete.retention.ms']),
           force: options.force === true,
           ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
-        }),
+        }, compressedBatchHandler()),
       );
     } finally {
       this.#scheduleFileDeletion();
