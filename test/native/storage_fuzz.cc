@@ -37,7 +37,9 @@
 //   log    PartitionLog end to end against an in-memory model of the stored
 //          batches: appends (valid and invalid, both offset modes), reads,
 //          timestamp lookups, truncation, record deletion, rolls, flushes,
-//          injected faults, clean reopen, and crash + tail corruption + recovery.
+//          injected faults, clean reopen, and crash + tail corruption + recovery;
+//          then compaction_case: cleanings (with interrupted swaps and crash
+//          reopens) checked against the appended records.
 //
 // With libFuzzer (clang -fsanitize=fuzzer -DGREGOR_STORAGE_FUZZ_LIBFUZZER) the
 // file instead exposes LLVMFuzzerTestOneInput, which runs the batch checks on
@@ -1367,6 +1369,7 @@ std::map<std::string, double> g_op_seconds;  // per log operation, for --verbose
 struct LogStats {
   uint64_t ops = 0, appends = 0, rejected = 0, reads = 0, crashes = 0, reopens = 0, truncated_bytes = 0;
   uint64_t retention_passes = 0, retention_segments = 0;
+  uint64_t cleanings = 0, cleaned_segments = 0, interrupted_swaps = 0;
 } g_log_stats;
 
 class LogFuzz {
@@ -2509,6 +2512,197 @@ void LogFuzz::corrupt_and_crash() {
   verify_all();
 }
 
+
+// ---------------------------------------------------------------------------
+// Compaction (run after each log case, in its own directory): keyed records
+// appended in rounds, rolls, and cleanings (plan_clean, clean_segments,
+// swap_cleaned) with random settings, some interrupted by the clean-swap
+// fault and followed by a crash reopen. After each, everything is read back
+// and checked against what was appended: every record is one that was
+// appended, at its offset, with its bytes; offsets increase; nothing at or
+// past the first uncleanable offset changed; the newest record of every key
+// is still there unless it was a tombstone, and then the key has no record
+// left; records without a key are gone from the cleaned range.
+
+struct AppendedRecord {
+  bool has_key;
+  Bytes key;
+  bool has_value;
+  Bytes value;
+};
+
+// (offset, record) of every record in the log, read back through read_bytes.
+std::vector<std::pair<int64_t, AppendedRecord>> read_back(gregor::PartitionLog& log) {
+  std::vector<std::pair<int64_t, AppendedRecord>> out;
+  int64_t offset = log.log_start_offset();
+  while (offset < log.log_end_offset()) {
+    std::unique_ptr<uint8_t[]> bytes;
+    size_t size = 0;
+    int64_t first = -1;
+    CHECK_OK(log.read_bytes(offset, 1 << 20, &bytes, &size, &first), "read_bytes");
+    if (size == 0) break;
+    size_t at = 0;
+    int64_t next = offset;
+    while (at < size) {
+      gregor::BatchHeader h;
+      bool torn = false;
+      CHECK_OK(gregor::check_stored_batch(bytes.get() + at, size - at, &h, &torn), "stored batch after cleaning");
+      const uint8_t* p = bytes.get() + at + bl::kRecords;
+      const uint8_t* end = bytes.get() + at + h.size_bytes();
+      for (int32_t i = 0; i < h.records_count; ++i) {
+        int64_t length = 0, ts = 0, delta = 0, klen = 0, vlen = 0;
+        size_t n = gregor::read_zigzag_varint(p, end, 5, &length);
+        CHECK(n > 0 && length > 0 && length <= end - p - static_cast<ptrdiff_t>(n), "record framing after cleaning");
+        const uint8_t* q = p + n + 1;
+        const uint8_t* rend = p + n + length;
+        q += gregor::read_zigzag_varint(q, rend, 10, &ts);
+        q += gregor::read_zigzag_varint(q, rend, 5, &delta);
+        q += gregor::read_zigzag_varint(q, rend, 5, &klen);
+        AppendedRecord rec;
+        rec.has_key = klen >= 0;
+        if (rec.has_key) {
+          rec.key.assign(q, q + klen);
+          q += klen;
+        }
+        q += gregor::read_zigzag_varint(q, rend, 5, &vlen);
+        rec.has_value = vlen >= 0;
+        if (rec.has_value) rec.value.assign(q, q + vlen);
+        out.emplace_back(h.base_offset + delta, std::move(rec));
+        p = rend;
+      }
+      next = h.last_offset() + 1;
+      at += h.size_bytes();
+    }
+    CHECK(next > offset, "read made no progress at %" PRId64, offset);
+    offset = next;
+  }
+  return out;
+}
+
+void compaction_case(Rng& r, const std::string& dir) {
+  ::mkdir(dir.c_str(), 0755);
+  gregor::LogConfig cfg;
+  cfg.segment_bytes = 2000 + static_cast<int64_t>(r.below(20000));  // above any batch made here
+  cfg.index_interval_bytes = static_cast<int64_t>(r.below(1500));
+  cfg.segment_index_bytes = 64 + static_cast<int64_t>(r.below(4096));
+  cfg.file_delete_delay_ms = r.coin() ? 0 : 60000;
+  int64_t now = 1'700'000'000'000;
+  auto log = std::make_unique<gregor::PartitionLog>(dir, cfg);
+  CHECK_OK(log->open(0, 0, true, now), "open");
+  std::map<int64_t, AppendedRecord> appended;
+  std::map<Bytes, int64_t> newest;  // key -> offset of its newest record
+  int64_t cleaned_below = 0;        // the highest first uncleanable offset of any cleaning
+  size_t keys = 1 + r.below(24);
+  size_t rounds = 2 + r.below(10);
+  for (size_t round = 0; round < rounds; ++round) {
+    size_t batches = 1 + r.below(8);
+    for (size_t b = 0; b < batches; ++b) {
+      BatchSpec spec;
+      size_t n = 1 + r.below(8);
+      spec.records_count = static_cast<int32_t>(n);
+      spec.last_offset_delta = static_cast<int32_t>(n - 1);
+      spec.base_timestamp = now;
+      spec.max_timestamp = now;
+      std::vector<AppendedRecord> recs;
+      for (size_t i = 0; i < n; ++i) {
+        RecordSpec rs;
+        rs.offset_delta = static_cast<int64_t>(i);
+        rs.has_key = !r.one_in(25);
+        if (rs.has_key) rs.key = Bytes{'k', static_cast<uint8_t>(r.below(keys))};
+        rs.has_value = !r.one_in(6);
+        if (rs.has_value) rs.value = r.bytes(r.below(40));
+        if (r.one_in(4)) rs.headers.push_back(HeaderSpec{r.bytes(3), true, r.bytes(4)});
+        recs.push_back(AppendedRecord{rs.has_key, rs.key, rs.has_value, rs.value});
+        spec.records.push_back(std::move(rs));
+      }
+      Bytes bytes = encode(spec).bytes;
+      gregor::AppendResult result;
+      CHECK_OK(log->append(bytes.data(), bytes.size(), gregor::OffsetMode::kAssign, now, &result), "append");
+      for (size_t i = 0; i < n; ++i) {
+        int64_t offset = result.base_offset + static_cast<int64_t>(i);
+        if (recs[i].has_key) newest[recs[i].key] = offset;
+        appended[offset] = std::move(recs[i]);
+      }
+    }
+    if (r.coin()) CHECK_OK(log->roll(now), "roll");
+    if (!r.one_in(3)) continue;
+    // A cleaning.
+    now += static_cast<int64_t>(r.below(5000));
+    gregor::CleanOptions o;
+    o.first_dirty_offset = r.one_in(4) ? static_cast<int64_t>(r.below(static_cast<uint64_t>(log->log_end_offset()) + 2)) : cleaned_below;
+    o.now_ms = r.one_in(4) ? now + 10'000'000'000 : now;  // sometimes far ahead: tombstones old enough to go
+    o.min_cleanable_ratio = r.coin() ? 0.5 : static_cast<double>(r.below(100)) / 100.0;
+    o.delete_retention_ms = r.pick(std::vector<int64_t>{0, 1000, 86400000});
+    o.force = r.coin();
+    gregor::CleanPlan plan;
+    CHECK_OK(log->plan_clean(o, &plan), "plan_clean");
+    int64_t end_before = log->log_end_offset();
+    if (!plan.clean) continue;
+    std::vector<gregor::CleanedFile> files;
+    gregor::CleanStats stats;
+    CHECK_OK(gregor::clean_segments(plan, o, &files, &stats), "clean_segments");
+    bool crash = r.one_in(4);
+    if (crash) gregor::g_fault_probe_remaining[static_cast<int>(gregor::FaultProbe::kCleanSwap)].store(1);
+    Status swapped = log->swap_cleaned(plan, files, now, &stats);
+    gregor::g_fault_probe_remaining[static_cast<int>(gregor::FaultProbe::kCleanSwap)].store(0);
+    if (crash && !files.empty()) {
+      CHECK(!swapped.ok(), "the clean-swap fault did not fire");
+      log->close(false);
+      log = std::make_unique<gregor::PartitionLog>(dir, cfg);
+      CHECK_OK(log->open(0, 0, false, now), "reopen after a failed swap");
+    } else {
+      CHECK_OK(swapped, "swap_cleaned");
+    }
+    CHECK(log->log_end_offset() == end_before, "cleaning moved the log end");
+    ++g_log_stats.cleanings;
+    g_log_stats.cleaned_segments += stats.segments_swapped;
+    if (crash && !files.empty()) ++g_log_stats.interrupted_swaps;
+    // A failed swap completes at the reopen for its group only (the groups
+    // after it were dropped), and the checkpoint would not move.
+    bool partial = crash && !files.empty();
+    if (!partial) cleaned_below = std::max(cleaned_below, plan.first_uncleanable_offset);
+    // Check what is left.
+    auto left = read_back(*log);
+    std::map<Bytes, int64_t> last_left;
+    int64_t previous = -1;
+    for (auto& [offset, rec] : left) {
+      CHECK(offset > previous, "offsets do not increase after cleaning: %" PRId64 " after %" PRId64, offset, previous);
+      previous = offset;
+      auto it = appended.find(offset);
+      CHECK(it != appended.end(), "offset %" PRId64 " was never appended", offset);
+      const AppendedRecord& a = it->second;
+      CHECK(a.has_key == rec.has_key && a.key == rec.key && a.has_value == rec.has_value && a.value == rec.value,
+            "record at %" PRId64 " changed", offset);
+      if (rec.has_key) last_left[rec.key] = offset;
+    }
+    // Unchanged from the first uncleanable offset on.
+    size_t tail = 0;
+    for (auto it = appended.lower_bound(plan.first_uncleanable_offset); it != appended.end(); ++it) ++tail;
+    size_t tail_left = 0;
+    for (auto& [offset, rec] : left) tail_left += offset >= plan.first_uncleanable_offset ? 1 : 0;
+    CHECK(tail == tail_left, "records at or after %" PRId64 " changed: %zu of %zu left", plan.first_uncleanable_offset,
+          tail_left, tail);
+    for (auto& [key, offset] : newest) {
+      auto it = last_left.find(key);
+      if (it != last_left.end()) {
+        CHECK(it->second == offset, "key %u: newest left is %" PRId64 ", newest appended %" PRId64, key.back(), it->second, offset);
+      } else {
+        CHECK(!appended[offset].has_value, "key %u lost its newest record at %" PRId64 " (not a tombstone)", key.back(), offset);
+      }
+    }
+    // Everything appended from the log start on is accounted for: a record
+    // below the cleaned range's end may be gone only if superseded, a
+    // tombstone, or without a key.
+    for (auto& [offset, rec] : left) {
+      if (!rec.has_key && !partial) {
+        CHECK(offset >= plan.first_uncleanable_offset, "a record without a key survived cleaning at %" PRId64, offset);
+      }
+    }
+  }
+  log->close(true);
+  remove_tree(dir);
+}
+
 // ---------------------------------------------------------------------------
 // Driver
 
@@ -2541,6 +2735,13 @@ void run_case(Kind k, uint64_t index, uint64_t seed, Totals& totals) {
           f.run();
         } catch (...) {
           remove_tree(g_root + "/log" + std::to_string(index));
+          throw;
+        }
+        g_op_desc = "(compaction)";
+        try {
+          compaction_case(r, g_root + "/compact" + std::to_string(index));
+        } catch (...) {
+          remove_tree(g_root + "/compact" + std::to_string(index));
           throw;
         }
         break;
@@ -2710,11 +2911,12 @@ int main(int argc, char** argv) {
               " record walks), %" PRIu64 " index cases, %" PRIu64 " log cases (%" PRIu64 " ops, %" PRIu64
               " appends of which %" PRIu64 " refused, %" PRIu64 " reads, %" PRIu64 " clean reopens, %" PRIu64
               " crashes, %" PRIu64 " bytes cut by recovery, %" PRIu64 " retention passes deleting %" PRIu64
-              " segments) in %.1f s\n",
+              " segments, %" PRIu64 " cleanings swapping %" PRIu64 " segments, %" PRIu64 " swaps interrupted) in %.1f s\n",
               totals.by_kind[0], g_batch_stats.accepted, g_batch_stats.rejected, g_batch_stats.walked,
               totals.by_kind[1], totals.by_kind[2], g_log_stats.ops, g_log_stats.appends, g_log_stats.rejected,
               g_log_stats.reads, g_log_stats.reopens, g_log_stats.crashes, g_log_stats.truncated_bytes,
-              g_log_stats.retention_passes, g_log_stats.retention_segments, elapsed());
+              g_log_stats.retention_passes, g_log_stats.retention_segments, g_log_stats.cleanings,
+              g_log_stats.cleaned_segments, g_log_stats.interrupted_swaps, elapsed());
   std::printf("storage_fuzz: %" PRIu64 " passed, %" PRIu64 " failed\n", totals.passed, totals.failed);
   return totals.failed == 0 && totals.passed > 0 ? 0 : 1;
 }
