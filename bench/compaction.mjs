@@ -1,6 +1,7 @@
 // Log cleaner throughput: MB/s of log compacted by one cleaner pass
 // (LogManager.cleanLog, force), measured on logs written beforehand, next to
-// the machine's limits in the same run (dd write into the page cache, memcpy).
+// the machine's limits in the same run (dd write into the page cache, with
+// and without fdatasync, and memcpy).
 //
 //   npm run build                (dist/ and the addon)
 //   node bench/compaction.mjs    (markdown on stdout)
@@ -9,17 +10,19 @@
 //   updates    KEYS distinct keys updated over and over: ~1% survive (the offset map is small, little is written)
 //   half       every key written twice: 50% survive
 //   unique     every key once: everything survives (the whole log is copied)
+//   <scenario>-<codec>   the same with compressed batches (lz4, zstd, ...):
+//              their records are read and rebuilt in TypeScript (src/log/compaction.ts)
 // MB/s = bytes of the cleaned range (all non-active segments) / wall time of
 // the pass (plan + offset map + rewrite + fsync + swap with index rebuild).
 // The map and rewrite phases' own times come from the cleaner's result.
 //
 // Settings (GREGOR_BENCH_*): TRIALS (3), COMPACTION_MIB (128: log size per
 // trial), COMPACTION_RECORD_BYTES (200), COMPACTION_SEGMENT_MIB (64),
-// COMPACTION_SCENARIOS (updates,half,unique).
-import { join } from 'node:path';
+// COMPACTION_SCENARIOS (updates,half,unique,updates-lz4,half-lz4).
+import { randomBytes } from 'node:crypto';
 
 import { ddWriteMBs, loadAverage, memcpyGBs } from './machine.mjs';
-import { MiB, envInt, envList, fmtStat, log, now, removeDir, scratchDir, secondsSince, summarize, table } from './lib/util.mjs';
+import { MiB, envInt, fmtStat, log, now, removeDir, scratchDir, secondsSince, summarize, table } from './lib/util.mjs';
 
 const { LogManager, encodeRecordBatch } = await import('../dist/index.js');
 
@@ -27,9 +30,10 @@ const TRIALS = Math.max(envInt('TRIALS', 3), 1);
 const LOG_MIB = envInt('COMPACTION_MIB', 128);
 const RECORD_BYTES = envInt('COMPACTION_RECORD_BYTES', 200);
 const SEGMENT_MIB = envInt('COMPACTION_SEGMENT_MIB', 64);
-const SCENARIOS = envList('COMPACTION_SCENARIOS', ['updates', 'half', 'unique']);
+const SCENARIOS = (process.env.GREGOR_BENCH_COMPACTION_SCENARIOS || 'updates,half,unique,updates-lz4,half-lz4').split(',').map((s) => s.trim());
 
-function keyCount(scenario, records) {
+function keyCount(scenarioName, records) {
+  const scenario = scenarioName.split('-')[0];
   if (scenario === 'updates') return Math.max(1, Math.floor(records / 100));
   if (scenario === 'half') return Math.max(1, Math.floor(records / 2));
   return records;
@@ -42,14 +46,19 @@ async function writeLog(dir, scenario) {
     'segment.bytes': SEGMENT_MIB * MiB,
     'file.delete.delay.ms': 0,
   });
-  const value = 'v'.repeat(Math.max(1, RECORD_BYTES - 30));
+  // Values of random base64 (compressible to ~75%, like real payloads, not to nothing).
+  const pool = randomBytes(1 << 20).toString('base64');
+  const valueBytes = Math.max(1, RECORD_BYTES - 30);
   const records = Math.floor((LOG_MIB * MiB) / RECORD_BYTES);
   const keys = keyCount(scenario, records);
   const perBatch = 500;
   for (let i = 0; i < records; i += perBatch) {
     const batch = [];
-    for (let j = i; j < Math.min(records, i + perBatch); j++) batch.push({ key: `key-${String(j % keys).padStart(12, '0')}`, value, timestamp: 1_700_000_000_000 });
-    await log.append(encodeRecordBatch(batch));
+    for (let j = i; j < Math.min(records, i + perBatch); j++) {
+      const at = (j * 7919) % (pool.length - valueBytes);
+      batch.push({ key: `key-${String(j % keys).padStart(12, '0')}`, value: pool.slice(at, at + valueBytes), timestamp: 1_700_000_000_000 });
+    }
+    await log.append(encodeRecordBatch(batch, { compression: scenario.split('-')[1] ?? 'none' }));
   }
   await log.roll();
   await log.append(encodeRecordBatch([{ key: 'active', value: 'x' }]));
@@ -68,6 +77,7 @@ async function trial(scenario) {
     await manager.close();
     return {
       mbs: cleanedBytes / seconds / 1e6,
+      recordsPerSecond: records / seconds,
       seconds,
       inputMB: cleanedBytes / 1e6,
       outputMB: result.bytesWritten / 1e6,
@@ -82,11 +92,12 @@ async function trial(scenario) {
 }
 
 const rows = [];
-const limits = { dd: [], memcpy: [] };
+const limits = { dd: [], ddSync: [], memcpy: [] };
 const results = Object.fromEntries(SCENARIOS.map((s) => [s, []]));
 for (let t = 0; t < TRIALS; t++) {
   const ddDir = scratchDir('compaction-dd');
   limits.dd.push(ddWriteMBs(ddDir, LOG_MIB));
+  limits.ddSync.push(ddWriteMBs(ddDir, LOG_MIB, { fdatasync: true }));
   removeDir(ddDir);
   limits.memcpy.push(memcpyGBs());
   for (const scenario of SCENARIOS) {
@@ -96,6 +107,7 @@ for (let t = 0; t < TRIALS; t++) {
   }
 }
 const dd = summarize(limits.dd);
+const ddSync = summarize(limits.ddSync);
 for (const scenario of SCENARIOS) {
   const rs = results[scenario];
   const mbs = summarize(rs.map((r) => r.mbs));
@@ -105,16 +117,17 @@ for (const scenario of SCENARIOS) {
     `${(rs[0].kept * 100).toFixed(1)}%`,
     `${rs[0].inputMB.toFixed(0)} → ${rs[0].outputMB.toFixed(1)}`,
     fmtStat(mbs),
+    `${(summarize(rs.map((r) => r.recordsPerSecond)).median / 1e6).toFixed(2)} M`,
     `${summarize(rs.map((r) => r.mapMs)).median.toFixed(0)} / ${summarize(rs.map((r) => r.rewriteMs)).median.toFixed(0)}`,
-    `${((mbs.median / dd.median) * 100).toFixed(0)}%`,
+    `${((mbs.median / ddSync.median) * 100).toFixed(0)}%`,
   ]);
 }
 console.log(`### Log cleaner throughput\n`);
 console.log(`One cleaner pass (force) over a ${LOG_MIB} MiB log of ${RECORD_BYTES}-byte records in ${SEGMENT_MIB} MiB segments, ${TRIALS} trials, median (min-max). Load average ${loadAverage()}.\n`);
 console.log(
   table(
-    ['scenario', 'keys', 'kept', 'MB in → out', 'cleaner MB/s', 'map / rewrite ms', 'of dd write'],
+    ['scenario', 'keys', 'kept', 'MB in → out (on disk)', 'cleaner MB/s (on disk)', 'records/s', 'map / rewrite ms', 'of dd write+fdatasync'],
     rows,
   ),
 );
-console.log(`\nSame-run limits: dd write into the page cache ${fmtStat(dd)} MB/s; memcpy ${fmtStat(summarize(limits.memcpy))} GB/s.`);
+console.log(`\nSame-run limits: dd write into the page cache ${fmtStat(dd)} MB/s, with fdatasync ${fmtStat(ddSync)} MB/s (a pass writes and fsyncs its output); memcpy ${fmtStat(summarize(limits.memcpy))} GB/s.`);
