@@ -93,6 +93,8 @@ export class Log {
   #fileDeletionTimer: NodeJS.Timeout | undefined;
   /** When #fileDeletionTimer is due to unlink `.deleted` files (Infinity: no timer). */
   #fileDeletionAt = Infinity;
+  /** Settles when the cleaning in progress (if any) has. */
+  #cleaning: Promise<unknown> = Promise.resolve();
 
   /** @internal Use openLog() or LogManager.openLog(). */
   constructor(
@@ -345,9 +347,17 @@ export class Log {
    * firstUncleanableOffset is the next first dirty offset. See
    * native/log_cleaner.h. A LogManager runs this every log.cleaner.backoff.ms.
    */
-  async clean(cleanerPool: NativeIoPool, firstDirtyOffset: number, options: CleanOptions = {}): Promise<CleanResult> {
+  clean(cleanerPool: NativeIoPool, firstDirtyOffset: number, options: CleanOptions = {}): Promise<CleanResult> {
     this.#checkOpen();
     checkOffset('firstDirtyOffset', firstDirtyOffset);
+    // One cleaning of a log at a time: they would write the same `.cleaned` files.
+    const run = this.#cleaning.then(() => this.#clean(cleanerPool, firstDirtyOffset, options));
+    this.#cleaning = run.catch(() => undefined);
+    return run;
+  }
+
+  async #clean(cleanerPool: NativeIoPool, firstDirtyOffset: number, options: CleanOptions): Promise<CleanResult> {
+    this.#checkOpen();
     const c = this.#config;
     const never = (v: number) => (v >= NEVER ? 2 ** 63 : v);
     try {

@@ -219,6 +219,19 @@ describe('compaction', () => {
     expect(flatten(await readAllBatches(log)).map((r) => r.value)).toEqual(['young2', 'active']);
   });
 
+  it('runs concurrent cleanings of one log one after the other', async () => {
+    const log = await open();
+    await writeUpdates(log, 20, 6, 2);
+    await log.append(encodeRecordBatch([rec('k0', 'active')]));
+    const expected = latestByKey(flatten(await readAllBatches(log)));
+    const results = await Promise.all([manager!.cleanLog(log, { force: true }), manager!.cleanLog(log, { force: true })]);
+    expect(results[0]!.cleaned).toBe(true);
+    expect(readdirSync(join(dir!, 'topic-0')).filter((n) => n.endsWith('.cleaned') || n.endsWith('.swap'))).toEqual([]);
+    const after = flatten(await readAllBatches(log));
+    expect(latestByKey(after)).toEqual(expected);
+    expect(after.length).toBe(21);
+  });
+
   it('rejects records without a key on a compacted topic', async () => {
     const log = await open();
     await expect(log.append(encodeRecordBatch([{ key: null, value: 'v' }]), { requireKeys: true })).rejects.toMatchObject({
