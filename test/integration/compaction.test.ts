@@ -269,16 +269,27 @@ describe('SIGKILL during cleaning', () => {
       const total = keys * rounds;
       await kill(child);
 
-      // 2. Restart with the cleaner and kill it as soon as a cleaned or swap file shows up.
-      let caught = '';
-      child = await start('log.cleaner.backoff.ms=100', 'log.cleaner.min.cleanable.ratio=0.01', 'log.segment.delete.delay.ms=0');
-      const deadline = Date.now() + 30_000;
-      while (caught === '' && Date.now() < deadline) {
-        caught = readdirSync(partitionDir).find((n) => n.endsWith('.cleaned') || n.endsWith('.swap') || n.endsWith('.deleted')) ?? '';
-        if (caught === '') await new Promise((r) => setTimeout(r, 1));
+      // 2. Restart with the cleaner and kill it as soon as it has written
+      // something: first while a `.cleaned` file is being written, then (with
+      // a long file.delete.delay.ms) once the swap has started (`.swap`, or
+      // the `.deleted` files of replaced segments).
+      const caughtAt: string[] = [];
+      for (const [suffixes, extra] of [
+        [['.cleaned'], ['log.segment.delete.delay.ms=0']],
+        [['.swap', '.deleted'], ['log.segment.delete.delay.ms=3600000']],
+      ] as const) {
+        let caught = '';
+        child = await start('log.cleaner.backoff.ms=100', 'log.cleaner.min.cleanable.ratio=0.01', ...extra);
+        const deadline = Date.now() + 30_000;
+        while (caught === '' && Date.now() < deadline) {
+          caught = readdirSync(partitionDir).find((n) => suffixes.some((suffix) => n.endsWith(suffix))) ?? '';
+          if (caught === '') await new Promise((r) => setTimeout(r, 1));
+        }
+        await kill(child);
+        child = undefined;
+        caughtAt.push(caught || `no ${suffixes.join(' or ')} file`);
       }
-      await kill(child);
-      child = undefined;
+      const caught = caughtAt.join(', then ');
 
       // 3. Restart in this process: recovery completes or drops the swap; the log is whole.
       broker = await startBroker({ overrides: { 'log.dirs': dir, listeners: `PLAINTEXT://127.0.0.1:${port}`, 'num.io.threads': 1, 'log.cleaner.enable': 'false' } });
