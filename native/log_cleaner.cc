@@ -344,6 +344,7 @@ Status rewrite_segments(const CleanPlan& plan, const CleanOptions& options, Clea
   size_t compressed_index = 0;
   bool malformed = false;
   std::vector<uint8_t> output;
+  std::vector<std::pair<const uint8_t*, size_t>> runs;
   for (size_t g = 0; g < plan.groups.size(); ++g) {
     auto [begin, end] = plan.groups[g];
     CleanedFile file;
@@ -363,7 +364,14 @@ Status rewrite_segments(const CleanPlan& plan, const CleanOptions& options, Clea
       bool dirty_segment = i >= plan.first_dirty_segment;
       bool drop_tombstones = rule.drop_tombstones(segment, dirty_segment);
       output.clear();
+      Status written;
       s = for_each_batch(segment, stats, [&](const uint8_t* batch, const BatchHeader& h) {
+        // Written out every 4 MiB, between batches, so memory stays bounded.
+        if (output.size() >= (4u << 20) && written.ok()) {
+          written = write_all(fd, output.data(), output.size(), file.path);
+          file.size_bytes += output.size();
+          output.clear();
+        }
         if (h.codec() != 0 && !h.is_control()) {
           size_t k = compressed_index++;
           uint8_t kind = k < work->replacement_kind.size() ? work->replacement_kind[k] : 0;
@@ -380,8 +388,9 @@ Status rewrite_segments(const CleanPlan& plan, const CleanOptions& options, Clea
           output.insert(output.end(), batch, batch + h.size_bytes());
           return;
         }
-        size_t header_at = output.size();
-        output.insert(output.end(), batch, batch + kHeaderBytes);
+        // Decide first (kept records as runs of adjacent bytes), then copy:
+        // a batch that keeps everything goes in one piece, CRC and all.
+        runs.clear();
         int32_t kept = 0;
         bool ok = for_each_record(batch, h, [&](const RecordView& r) {
           ++stats->records_read;
@@ -395,31 +404,39 @@ Status rewrite_segments(const CleanPlan& plan, const CleanOptions& options, Clea
             }
             if (offset >= plan.first_dirty_offset) mtime_ms = std::max(mtime_ms, options.now_ms);
           }
-          output.insert(output.end(), r.begin, r.begin + r.bytes);
+          if (!runs.empty() && runs.back().first + runs.back().second == r.begin) {
+            runs.back().second += r.bytes;
+          } else {
+            runs.emplace_back(r.begin, r.bytes);
+          }
           ++kept;
         });
         if (!ok) {
           malformed = true;
-          output.resize(header_at);
           return;
         }
         stats->records_kept += static_cast<uint64_t>(kept);
-        if (kept == 0) {
-          output.resize(header_at);  // an empty batch is dropped
+        if (kept == 0) return;  // an empty batch is dropped
+        if (kept == h.records_count) {
+          output.insert(output.end(), batch, batch + h.size_bytes());  // unchanged
           return;
         }
-        if (kept == h.records_count) return;  // unchanged: the original bytes, CRC included
+        size_t header_at = output.size();
+        output.insert(output.end(), batch, batch + kHeaderBytes);
+        for (const auto& [begin, length] : runs) output.insert(output.end(), begin, begin + length);
         uint8_t* header = output.data() + header_at;
         size_t batch_bytes = output.size() - header_at;
         store_u32_be(header + kBatchLength, static_cast<uint32_t>(batch_bytes - kLogOverheadBytes));
         store_u32_be(header + kRecordsCount, static_cast<uint32_t>(kept));
         store_u32_be(header + kCrc, crc32c(header + kCrcStart, batch_bytes - kCrcStart));
       });
+      if (s.ok()) s = written;
       if (s.ok() && malformed) {
         s = Status::Error(KafkaError::kCorruptMessage, "cleaning " + segment.file->path + ": a record is malformed");
       }
       if (s.ok() && !output.empty()) s = write_all(fd, output.data(), output.size(), file.path);
       file.size_bytes += output.size();
+      output.clear();
     }
     if (s.ok()) {
       timespec times[2];
