@@ -5,7 +5,7 @@
 // delete.retention.ms has passed; a broker SIGKILLed in the middle of
 // cleaning restarts with a consistent log; `__consumer_offsets` is compacted
 // the same way and its offsets still load after a restart.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,11 +14,11 @@ import { Kafka, logLevel, type Admin, type Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { encodeRecordBatch, startBroker, type RunningBroker } from '../../src/index.js';
+import { freePort, spawnBroker, stopProcess } from '../support/broker-process.js';
 import { WireClient } from '../../src/client/wire-client.js';
 import { OffsetCommitApi, ProduceApi, type ProduceResponse } from '../../src/protocol/generated/index.js';
 
 const run = promisify(execFile);
-const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
 
 interface KcatMessage {
   offset: number;
@@ -212,26 +212,18 @@ describe('a compacted topic against one broker', () => {
 describe('SIGKILL during cleaning', () => {
   it('leaves a consistent log: after a restart a consumer from the start sees the latest value per key', { timeout: 180_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gregor-compaction-kill-'));
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const bootstrap = `127.0.0.1:${port}`;
     const topic = 'killed';
     const partitionDir = join(dir, `${topic}-0`);
+    /** Extra overrides as key=value strings. */
     const start = (...extra: string[]): Promise<ChildProcess> =>
-      new Promise((resolve, reject) => {
-        const args = [CLI, 'broker', '--override', `log.dirs=${dir}`, '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`];
-        for (const o of extra) args.push('--override', o);
-        const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-        let err = '';
-        child.stderr!.on('data', (d: Buffer) => {
-          err += d.toString();
-          if (err.includes('Gregor broker started')) resolve(child);
-        });
-        child.on('exit', (code) => reject(new Error(`broker exited with ${code}: ${err}`)));
+      spawnBroker({
+        'log.dirs': dir,
+        'listeners': `PLAINTEXT://127.0.0.1:${port}`,
+        ...Object.fromEntries(extra.map((o) => [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)])),
       });
-    const kill = async (child: ChildProcess) => {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.on('exit', r));
-    };
+    const kill = (child: ChildProcess) => stopProcess(child, 'SIGKILL');
     const kafka = new Kafka({ clientId: 'compaction-kill', brokers: [bootstrap], logLevel: logLevel.NOTHING });
     let child: ChildProcess | undefined;
     let broker: RunningBroker | undefined;
