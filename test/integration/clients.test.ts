@@ -13,28 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import { freePort, spawnBroker, stopProcess } from '../support/broker-process.js';
+import { kcatConsume, type KcatMessage } from '../support/kcat.js';
 
 const run = promisify(execFile);
 const PYTHON = '/usr/bin/python3';
-
-interface KcatMessage {
-  topic: string;
-  partition: number;
-  offset: number;
-  tstype: string;
-  ts: number;
-  key: string | null;
-  payload: string | null;
-  headers?: string[];
-}
-
-async function kcatConsume(bootstrap: string, topic: string): Promise<KcatMessage[]> {
-  const { stdout } = await run('kcat', ['-b', bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-J', '-q'], { timeout: 30_000 });
-  return stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as KcatMessage);
-}
 
 function byPartition(messages: KcatMessage[]): Map<number, KcatMessage[]> {
   const out = new Map<number, KcatMessage[]>();

@@ -5,45 +5,18 @@
 // delete.retention.ms has passed; a broker SIGKILLed in the middle of
 // cleaning restarts with a consistent log; `__consumer_offsets` is compacted
 // the same way and its offsets still load after a restart.
-import { execFile, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Kafka, logLevel, type Admin, type Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { encodeRecordBatch, startBroker, type RunningBroker } from '../../src/index.js';
 import { freePort, spawnBroker, stopProcess } from '../support/broker-process.js';
+import { kcatConsume, until, type KcatMessage } from '../support/kcat.js';
 import { WireClient } from '../../src/client/wire-client.js';
 import { OffsetCommitApi, ProduceApi, type ProduceResponse } from '../../src/protocol/generated/index.js';
-
-const run = promisify(execFile);
-
-interface KcatMessage {
-  offset: number;
-  key: string | null;
-  payload: string | null;
-}
-
-async function kcat(bootstrap: string, topic: string): Promise<KcatMessage[]> {
-  const { stdout } = await run('kcat', ['-b', bootstrap, '-C', '-t', topic, '-p', '0', '-o', 'beginning', '-e', '-J', '-q'], {
-    timeout: 60_000,
-    maxBuffer: 256 << 20,
-  });
-  return stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as KcatMessage);
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function dirBytes(partitionDir: string): number {
   let sum = 0;
@@ -131,8 +104,8 @@ describe('a compacted topic against one broker', () => {
     for (const m of messages) expected.set(m.key as string, m.value === null ? null : String(m.value));
 
     const updatedKeys = (m: KcatMessage[]) => m.filter((x) => /^k\d+$/.test(x.key ?? '')).length;
-    await until(async () => updatedKeys(await kcat(broker.bootstrapServers, topic)) === keys, 'the cleaner to leave one record per key', 90_000);
-    const seen = await kcat(broker.bootstrapServers, topic);
+    await until(async () => updatedKeys(await kcatConsume(broker.bootstrapServers, topic, ['-p', '0'])) === keys, 'the cleaner to leave one record per key', 90_000);
+    const seen = await kcatConsume(broker.bootstrapServers, topic, ['-p', '0']);
     expect(latest(seen)).toEqual(expected);
     expect(seen.length).toBeLessThan(messages.length / 2);
     // Every updated key once, with its latest value or its tombstone (they are all in cleaned segments).
@@ -160,8 +133,8 @@ describe('a compacted topic against one broker', () => {
     });
     await produce(kafka, topic, updates(keys, 2).filter((m) => Number(String(m.key).slice(1)) >= 10), 100);
     await produce(kafka, topic, Array.from({ length: 1500 }, (_, f) => ({ key: `g${f}`, value: 'z'.repeat(100) })), 100);
-    await until(async () => !(await kcat(broker.bootstrapServers, topic)).some((m) => m.payload === null), 'the tombstones to go', 90_000);
-    const after = await kcat(broker.bootstrapServers, topic);
+    await until(async () => !(await kcatConsume(broker.bootstrapServers, topic, ['-p', '0'])).some((m) => m.payload === null), 'the tombstones to go', 90_000);
+    const after = await kcatConsume(broker.bootstrapServers, topic, ['-p', '0']);
     expect(after.filter((m) => /^k\d+$/.test(m.key ?? '')).map((m) => m.key).sort()).toEqual(
       Array.from({ length: keys - 10 }, (_, k) => `k${k + 10}`).sort(),
     );
@@ -286,7 +259,7 @@ describe('SIGKILL during cleaning', () => {
       // 3. Restart in this process: recovery completes or drops the swap; the log is whole.
       broker = await startBroker({ overrides: { 'log.dirs': dir, listeners: `PLAINTEXT://127.0.0.1:${port}`, 'num.io.threads': 1, 'log.cleaner.enable': 'false' } });
       expect(readdirSync(partitionDir).filter((n) => n.endsWith('.cleaned') || n.endsWith('.swap'))).toEqual([]);
-      const seen = await kcat(bootstrap, topic);
+      const seen = await kcatConsume(bootstrap, topic, ['-p', '0']);
       expect(latest(seen)).toEqual(expected);
       const offsets = seen.map((m) => m.offset);
       expect([...offsets].sort((a, b) => a - b)).toEqual(offsets);
@@ -298,7 +271,7 @@ describe('SIGKILL during cleaning', () => {
         overrides: { 'log.dirs': dir, listeners: `PLAINTEXT://127.0.0.1:${port}`, 'num.io.threads': 1, 'log.cleaner.backoff.ms': 100, 'log.cleaner.min.cleanable.ratio': '0.01' },
       });
       let cleaned: KcatMessage[] = [];
-      await until(async () => (cleaned = await kcat(bootstrap, topic)).length < total / 4, 'the cleaner to finish', 60_000);
+      await until(async () => (cleaned = await kcatConsume(bootstrap, topic, ['-p', '0'])).length < total / 4, 'the cleaner to finish', 60_000);
       expect(latest(cleaned)).toEqual(expected);
     } finally {
       if (child) await kill(child);

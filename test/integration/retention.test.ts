@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRecordBatch, startBroker, type RunningBroker } from '../../src/index.js';
 import { WireClient } from '../../src/client/wire-client.js';
 import { freePort, spawnBroker, stopProcess } from '../support/broker-process.js';
+import { kcatConsume, until } from '../support/kcat.js';
 import { FetchApi, ProduceApi, type FetchResponse, type ProduceResponse } from '../../src/protocol/generated/index.js';
 
 const run = promisify(execFile);
@@ -26,29 +27,6 @@ const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
 const HOUR = 3_600_000;
 const OFFSET_OUT_OF_RANGE = 1;
 const KAFKA_STORAGE_ERROR = 56;
-
-interface KcatMessage {
-  offset: number;
-  ts: number;
-  key: string | null;
-  payload: string | null;
-}
-
-async function kcat(bootstrap: string, topic: string, ...args: string[]): Promise<KcatMessage[]> {
-  const { stdout } = await run('kcat', ['-b', bootstrap, '-C', '-t', topic, '-p', '0', '-e', '-J', '-q', ...args], { timeout: 30_000 });
-  return stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as KcatMessage);
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 
@@ -148,7 +126,7 @@ describe('retention against one broker', () => {
     // Every segment is old, the active one too: the check rolls it and everything goes.
     await until(async () => (await offsets(topic)).low === 20, 'the old segments to go');
     expect(await offsets(topic)).toEqual({ low: 20, high: 20 });
-    expect(await kcat(broker.bootstrapServers, topic, '-o', 'beginning')).toEqual([]);
+    expect(await kcatConsume(broker.bootstrapServers, topic, ['-p', '0', '-o', 'beginning'], 30_000)).toEqual([]);
 
     // One batch of old and new records (its newest record is new), then new ones: whole segments only, so the old records in it stay.
     const now = Date.now();
@@ -162,7 +140,7 @@ describe('retention against one broker', () => {
     expect(segmentsOnDisk(partitionDir(topic)).map(([base]) => base)).toEqual([20, 25]);
 
     const expected = range(20, 30).map((i) => (i < 23 ? `old-${i}` : `new-${i}`));
-    const fromStart = await kcat(broker.bootstrapServers, topic, '-o', 'beginning');
+    const fromStart = await kcatConsume(broker.bootstrapServers, topic, ['-p', '0', '-o', 'beginning'], 30_000);
     expect(fromStart.map((m) => [m.offset, m.key])).toEqual(range(20, 30).map((o, i) => [o, expected[i]]));
     // ListOffsets by timestamp answers from what is left.
     expect(await admin.fetchTopicOffsetsByTimestamp(topic, old)).toEqual([{ partition: 0, offset: '20' }]);
@@ -174,9 +152,9 @@ describe('retention against one broker', () => {
     expect((await fetchAt(broker.bootstrapServers, topic, 20n)).errorCode).toBe(0);
 
     // librdkafka resets an out-of-range offset as auto.offset.reset says.
-    const earliest = await kcat(broker.bootstrapServers, topic, '-o', '3', '-X', 'auto.offset.reset=earliest');
+    const earliest = await kcatConsume(broker.bootstrapServers, topic, ['-p', '0', '-o', '3', '-X', 'auto.offset.reset=earliest'], 30_000);
     expect(earliest.map((m) => m.offset)).toEqual(range(20, 30));
-    expect(await kcat(broker.bootstrapServers, topic, '-o', '3', '-X', 'auto.offset.reset=latest')).toEqual([]);
+    expect(await kcatConsume(broker.bootstrapServers, topic, ['-p', '0', '-o', '3', '-X', 'auto.offset.reset=latest'], 30_000)).toEqual([]);
 
     // A kafkajs group whose committed offset was deleted starts over from the earliest offset (fromBeginning).
     await admin.setOffsets({ groupId: 'by-time-group', topic, partitions: [{ partition: 0, offset: '3' }] });
@@ -211,7 +189,7 @@ describe('retention against one broker', () => {
     const { low, high } = await offsets(topic);
     expect(low).toBe(segments[0]![0]);
     expect(high).toBe(60);
-    const left = await kcat(broker.bootstrapServers, topic, '-o', 'beginning');
+    const left = await kcatConsume(broker.bootstrapServers, topic, ['-p', '0', '-o', 'beginning'], 30_000);
     expect(left.map((m) => [m.offset, m.payload])).toEqual(range(low, 60).map((i) => [i, value(i)]));
   });
 
@@ -229,13 +207,13 @@ describe('retention against one broker', () => {
     expect(stdout).toContain('retention.ms=1000');
     await until(async () => (await offsets(topic)).low === 10, 'the records to pass retention.ms=1000');
     expect(await offsets(topic)).toEqual({ low: 10, high: 10 });
-    expect(await kcat(broker.bootstrapServers, topic, '-o', 'beginning')).toEqual([]);
+    expect(await kcatConsume(broker.bootstrapServers, topic, ['-p', '0', '-o', 'beginning'], 30_000)).toEqual([]);
 
     await run(process.execPath, [CLI, 'configs', ...bs, '--alter', '--delete-config', 'retention.ms'], { timeout: 30_000 });
     await produce(topic, range(10, 15).map((i) => ({ key: `k${i}`, value: `v${i}` })), 5);
     await new Promise((r) => setTimeout(r, 1500)); // past the old 1000 ms, over several checks
     expect(await offsets(topic)).toEqual({ low: 10, high: 15 });
-    expect((await kcat(broker.bootstrapServers, topic, '-o', 'beginning')).map((m) => m.offset)).toEqual(range(10, 15));
+    expect((await kcatConsume(broker.bootstrapServers, topic, ['-p', '0', '-o', 'beginning'], 30_000)).map((m) => m.offset)).toEqual(range(10, 15));
   });
 
   it('keeps deleted segments as .deleted files for file.delete.delay.ms, for retention and DeleteRecords alike', async () => {
@@ -258,7 +236,7 @@ describe('retention against one broker', () => {
         .sort(),
     );
     expect(await offsets(topic)).toEqual({ low: bases[2], high: 12 });
-    expect((await kcat(broker.bootstrapServers, topic, '-o', 'beginning')).map((m) => m.offset)).toEqual(range(bases[2]!, 12));
+    expect((await kcatConsume(broker.bootstrapServers, topic, ['-p', '0', '-o', 'beginning'], 30_000)).map((m) => m.offset)).toEqual(range(bases[2]!, 12));
 
     // Retention: everything past retention.bytes=0 goes the same way.
     await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: topic, configEntries: [{ name: 'file.delete.delay.ms', value: '2000' }, { name: 'segment.bytes', value: '1000' }, { name: 'retention.bytes', value: '0' }] }] });
@@ -301,7 +279,7 @@ describe('leftover .deleted files', () => {
 
       broker = await startBroker({ overrides: { 'log.dirs': dir, listeners: `PLAINTEXT://127.0.0.1:${port}`, 'num.io.threads': 1 } });
       expect(filesOf(partitionDir, '.deleted')).toEqual([]);
-      const left = await kcat(bootstrap, 'leftovers', '-o', 'beginning');
+      const left = await kcatConsume(bootstrap, 'leftovers', ['-p', '0', '-o', 'beginning'], 30_000);
       expect(left.map((m) => m.offset)).toEqual(range(bases[2]!, 12));
 
       // A clean stop does not wait for the delay either.
@@ -425,7 +403,7 @@ describe('a full disk (8 MiB tmpfs)', () => {
       expect(readdirSync(rollDir).sort()).toEqual(rollFiles);
 
       // Reads keep working.
-      expect((await kcat(bootstrap, topic, '-o', 'beginning')).map((m) => m.payload)).toEqual(acked);
+      expect((await kcatConsume(bootstrap, topic, ['-p', '0', '-o', 'beginning'], 30_000)).map((m) => m.payload)).toEqual(acked);
       expect(await admin.fetchTopicOffsets(topic)).toEqual([{ partition: 0, offset: '20', high: '20', low: '0' }]);
 
       // With 256 KiB free, a 600 KB record is written in part and then refused: the part is cut off again.
@@ -464,10 +442,10 @@ describe('a full disk (8 MiB tmpfs)', () => {
         acked.push(`after-${i}`);
       }
       await producer.disconnect();
-      expect((await kcat(bootstrap, topic, '-o', 'beginning')).map((m) => [m.offset, m.payload])).toEqual(acked.map((v, i) => [i, v]));
+      expect((await kcatConsume(bootstrap, topic, ['-p', '0', '-o', 'beginning'], 30_000)).map((m) => [m.offset, m.payload])).toEqual(acked.map((v, i) => [i, v]));
       expect((await produceRaw('full-roll', '3:'.padEnd(20_000, '.'))).errorCode).toBe(0);
       expect(segmentsOnDisk(rollDir).map(([base]) => base)).toEqual([0, 3]);
-      expect((await kcat(bootstrap, 'full-roll', '-o', 'beginning')).map((m) => m.payload!.slice(0, 2))).toEqual(['0:', '1:', '2:', '3:']);
+      expect((await kcatConsume(bootstrap, 'full-roll', ['-p', '0', '-o', 'beginning'], 30_000)).map((m) => m.payload!.slice(0, 2))).toEqual(['0:', '1:', '2:', '3:']);
     } finally {
       await admin.disconnect();
     }
@@ -478,6 +456,6 @@ describe('a full disk (8 MiB tmpfs)', () => {
     await broker!.stop();
     broker = await startBroker({ overrides: { 'log.dirs': dataDir, listeners: 'PLAINTEXT://127.0.0.1:0', 'num.io.threads': 1, 'num.network.threads': 1 } });
     expect(existsSync(logFile)).toBe(true);
-    expect((await kcat(broker.bootstrapServers, topic, '-o', 'beginning')).map((m) => [m.offset, m.payload])).toEqual(acked.map((v, i) => [i, v]));
+    expect((await kcatConsume(broker.bootstrapServers, topic, ['-p', '0', '-o', 'beginning'], 30_000)).map((m) => [m.offset, m.payload])).toEqual(acked.map((v, i) => [i, v]));
   });
 });
