@@ -640,6 +640,21 @@ class LogWrap : public Napi::ObjectWrap<LogWrap> {
               if (b.ByteLength() == 0) {
                 st->work.replacement_kind[i] = 1;
               } else {
+                // The rebuilt batch replaces bytes in a segment: it must be
+                // exactly one valid batch (framing, magic, CRC) covering no
+                // offsets outside the batch it replaces.
+                BatchHeader original;
+                BatchHeader rebuilt;
+                bool torn = false;
+                const std::vector<uint8_t>& before = st->work.compressed[i].bytes;
+                Status valid = check_stored_batch(b.Data(), b.ByteLength(), &rebuilt, &torn);
+                if (!valid.ok() || rebuilt.size_bytes() != b.ByteLength()) {
+                  throw Napi::RangeError::New(env, "rebuild() entry " + std::to_string(i) + " is not exactly one valid record batch");
+                }
+                if (!check_stored_batch(before.data(), before.size(), &original, &torn).ok() ||
+                    rebuilt.base_offset != original.base_offset || rebuilt.last_offset() > original.last_offset()) {
+                  throw Napi::RangeError::New(env, "rebuild() entry " + std::to_string(i) + " does not keep the offsets of the batch it replaces");
+                }
                 st->work.replacement_kind[i] = 2;
                 st->work.replacements[i].assign(b.Data(), b.Data() + b.ByteLength());
               }

@@ -12,6 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { LogManager, encodeRecordBatch, type Log, type LogConfigInput, type RecordInput } from '../../src/index.js';
 import { native } from '../../src/native.js';
+import { resolveLogConfig, toNativeConfig } from '../../src/log/config.js';
+import { compressedBatchHandler } from '../../src/log/compaction.js';
 import { flatten, makeTempDir, readAllBatches, removeTempDir, T0 } from '../support/log-test-helpers.js';
 
 let dir: string | undefined;
@@ -287,5 +289,42 @@ describe('compaction', () => {
     const buffer = Buffer.alloc(length);
     expect(readSync(region.fd, buffer, 0, length, region.position)).toBe(length);
     region.release();
+  });
+});
+
+describe('the native side of compressed-batch cleaning', () => {
+  it('refuses a rebuilt batch that is not one valid batch with the replaced offsets, and leaves the log as it was', async () => {
+    const dir = makeTempDir();
+    const pool = new native.IoPool(1);
+    const cleaner = new native.IoPool(1);
+    try {
+      const config = toNativeConfig(resolveLogConfig({ 'cleanup.policy': 'compact', 'retention.ms': -1, 'file.delete.delay.ms': 0 }));
+      const log = await pool.openLog(join(dir, 't-0'), config, 0, 0, false);
+      const updates = (round: number) => encodeRecordBatch([rec('a', `a${round}`), rec('b', `b${round}`)], { compression: 'gzip' });
+      await log.append(updates(1), false, false);
+      await log.append(updates(2), false, false);
+      await log.roll();
+      await log.append(updates(3), false, false);
+      const before = await log.read(0, 1 << 20);
+      const real = compressedBatchHandler();
+      const options = { firstDirtyOffset: 0, minCleanableRatio: 0, minCompactionLagMs: 0, maxCompactionLagMs: 2 ** 63, deleteRetentionMs: 2 ** 63, force: true };
+      const valid = encodeRecordBatch([rec('a', 'x')], { baseOffset: 0 });
+      const wrongOffsets = encodeRecordBatch([rec('a', 'x')], { baseOffset: 1 });
+      for (const [bad, message] of [
+        [Buffer.from('not a batch at all, just bytes of the right kind of length for a header.....'), /not exactly one valid record batch/],
+        [Buffer.concat([valid, valid]), /not exactly one valid record batch/],
+        [wrongOffsets, /does not keep the offsets/],
+      ] as const) {
+        const handler = { keys: real.keys, rebuild: async (keep: Buffer) => (await real.rebuild(keep)).map((b) => (b === null ? null : bad)) };
+        await expect(log.clean(cleaner, options, handler)).rejects.toThrow(message);
+        expect(Buffer.compare(await log.read(0, 1 << 20), before)).toBe(0);
+        expect(readdirSync(join(dir, 't-0')).filter((n) => n.endsWith('.cleaned') || n.endsWith('.swap'))).toEqual([]);
+      }
+      await log.close(true);
+    } finally {
+      cleaner.close();
+      pool.close();
+      removeTempDir(dir);
+    }
   });
 });
