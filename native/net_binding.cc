@@ -116,6 +116,7 @@ class NetServerWrap : public Napi::ObjectWrap<NetServerWrap> {
                         InstanceMethod("respond", &NetServerWrap::Respond),
                         InstanceMethod("flushResponses", &NetServerWrap::FlushResponses),
                         InstanceMethod("closeConnection", &NetServerWrap::CloseConnection),
+                        InstanceMethod("park", &NetServerWrap::Park),
                         InstanceMethod("stop", &NetServerWrap::Stop), InstanceMethod("stats", &NetServerWrap::Stats)});
   }
 
@@ -269,6 +270,13 @@ class NetServerWrap : public Napi::ObjectWrap<NetServerWrap> {
       response->parts.push_back(std::move(part));
     }
     return response;
+  }
+
+  Napi::Value Park(const Napi::CallbackInfo& info) {
+    uint64_t connection_id = static_cast<uint64_t>(integer_in_range(info[0], "connectionId", 1, 9007199254740991.0));
+    int64_t request_id = static_cast<int64_t>(integer_in_range(info[1], "requestId", 0, 9007199254740991.0));
+    if (state_ == State::kListening || state_ == State::kStopping) server_->park(connection_id, request_id);
+    return info.Env().Undefined();
   }
 
   Napi::Value CloseConnection(const Napi::CallbackInfo& info) {

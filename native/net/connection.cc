@@ -138,10 +138,11 @@ int64_t Connection::open_request() {
   return next_request_id_++;
 }
 
-bool Connection::answer(int64_t request_id, std::unique_ptr<Response>& response) {
-  if (request_id < first_request_id_ || request_id >= next_request_id_) return false;
+Connection::Answered Connection::answer(int64_t request_id, std::unique_ptr<Response>& response) {
+  if (request_id < first_request_id_ || request_id >= next_request_id_) return Answered::kNo;
   Slot& slot = outgoing_[static_cast<size_t>(request_id - first_request_id_)];
-  if (slot.state != Slot::State::kUnanswered) return false;
+  if (slot.state != Slot::State::kUnanswered) return Answered::kNo;
+  const bool held_request_slot = !slot.parked;
   if (response) {
     assert(response->size_bytes <= static_cast<uint64_t>(kFrameBytesLimit));
     store_u32_be(slot.size_prefix, static_cast<uint32_t>(response->size_bytes));
@@ -150,6 +151,14 @@ bool Connection::answer(int64_t request_id, std::unique_ptr<Response>& response)
   } else {
     slot.state = Slot::State::kDropped;
   }
+  return held_request_slot ? Answered::kYesReleasingSlot : Answered::kYes;
+}
+
+bool Connection::park(int64_t request_id) {
+  if (request_id < first_request_id_ || request_id >= next_request_id_) return false;
+  Slot& slot = outgoing_[static_cast<size_t>(request_id - first_request_id_)];
+  if (slot.state != Slot::State::kUnanswered || slot.parked) return false;
+  slot.parked = true;
   return true;
 }
 
@@ -264,7 +273,7 @@ Connection::FlushResult Connection::flush(std::vector<std::unique_ptr<KeepAlive>
 size_t Connection::discard_responses(std::vector<std::unique_ptr<KeepAlive>>* retired) {
   size_t unanswered = 0;
   for (Slot& slot : outgoing_) {
-    if (slot.state == Slot::State::kUnanswered) unanswered++;
+    if (slot.state == Slot::State::kUnanswered && !slot.parked) unanswered++;
     retire_response(std::move(slot.response), retired);
   }
   first_request_id_ += static_cast<int64_t>(outgoing_.size());

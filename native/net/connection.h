@@ -84,10 +84,16 @@ class Connection {
   int64_t open_request();
   // Requests delivered whose response is not yet written or dropped.
   size_t in_flight() const { return outgoing_.size(); }
-  // Fills request `request_id`'s slot (null = no response). Returns true if
-  // the slot was waiting for an answer (its request slot can be given back);
-  // otherwise leaves `response` with the caller (unknown or repeated id).
-  bool answer(int64_t request_id, std::unique_ptr<Response>& response);
+  enum class Answered : uint8_t {
+    kNo,                 // unknown or repeated id: `response` stays with the caller
+    kYes,                // answered; its request slot was given back when it was parked
+    kYesReleasingSlot,   // answered; the caller gives its request slot back
+  };
+  // Fills request `request_id`'s slot (null = no response).
+  Answered answer(int64_t request_id, std::unique_ptr<Response>& response);
+  // The request is parked (it waits in a handler, as in Kafka's purgatory):
+  // true if it still held its request slot, which the caller gives back now.
+  bool park(int64_t request_id);
 
   struct FlushResult {
     uint64_t bytes = 0;          // written to the socket
@@ -98,8 +104,8 @@ class Connection {
   // Writes answered slots from the front until an unanswered one, the end,
   // or a full socket (then writable() turns false until EPOLLOUT).
   FlushResult flush(std::vector<std::unique_ptr<KeepAlive>>* retired);
-  // Drops every slot; returns how many were still unanswered (their request
-  // slots must be given back).
+  // Drops every slot; returns how many were still unanswered and holding
+  // their request slot (those must be given back).
   size_t discard_responses(std::vector<std::unique_ptr<KeepAlive>>* retired);
 
   // ---- state kept for the network thread ----
@@ -117,6 +123,7 @@ class Connection {
   struct Slot {
     enum class State : uint8_t { kUnanswered, kAnswered, kDropped };
     State state = State::kUnanswered;
+    bool parked = false;  // its request slot was given back before the answer
     std::unique_ptr<Response> response;
     uint8_t size_prefix[4] = {0, 0, 0, 0};
     size_t segment = 0;    // next segment to write: 0 = size prefix, i = parts[i - 1]

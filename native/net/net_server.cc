@@ -184,6 +184,11 @@ void NetServer::respond(uint64_t connection_id, int64_t request_id, std::unique_
   }
 }
 
+void NetServer::park(uint64_t connection_id, int64_t request_id) {
+  if (!(running_ || stopping_) || connection_id == 0) return;
+  threads_[connection_id % threads_.size()]->park(connection_id, request_id);
+}
+
 void NetServer::flush_responses() {
   for (size_t index : unwoken_threads_) {
     thread_unwoken_[index] = false;

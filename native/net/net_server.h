@@ -80,6 +80,11 @@ class NetServer {
   // answers to delivered requests). The thread is woken by the next
   // flush_responses(): one wake-up per batch instead of one per response.
   void respond(uint64_t connection_id, int64_t request_id, std::unique_ptr<Response> response);
+  // A request that will wait in its handler (a JoinGroup until the
+  // rebalance, a long-poll Fetch) gives its request slot back now: the
+  // queued.max.requests bound is on requests waiting to be handled, as in
+  // Kafka, not on requests parked in a handler.
+  void park(uint64_t connection_id, int64_t request_id);
   void flush_responses();
   void close_connection(uint64_t connection_id);
   // Stops accepting and reading now; every network thread then keeps

@@ -115,6 +115,13 @@ void NetworkThread::respond(uint64_t connection_id, int64_t request_id, std::uni
   post(std::move(command), false);
 }
 
+void NetworkThread::park(uint64_t connection_id, int64_t request_id) {
+  Command command{Command::Kind::kPark};
+  command.connection_id = connection_id;
+  command.request_id = request_id;
+  post(std::move(command));
+}
+
 void NetworkThread::close_connection(uint64_t connection_id) {
   Command command{Command::Kind::kClose};
   command.connection_id = connection_id;
@@ -235,12 +242,16 @@ void NetworkThread::run_commands(int64_t now_ms) {
       }
       case Command::Kind::kRespond: {
         Connection* connection = find(command.connection_id);
-        if (connection != nullptr && connection->answer(command.request_id, command.response)) {
-          server_.give_back_request_slots(1);
-          mark_flush(*connection);
-        }
+        Connection::Answered answered = connection == nullptr ? Connection::Answered::kNo : connection->answer(command.request_id, command.response);
+        if (answered == Connection::Answered::kYesReleasingSlot) server_.give_back_request_slots(1);
+        if (answered != Connection::Answered::kNo) mark_flush(*connection);
         // A closed connection, or an unknown or repeated request id.
         retire_response(std::move(command.response), &retired_);
+        break;
+      }
+      case Command::Kind::kPark: {
+        Connection* connection = find(command.connection_id);
+        if (connection != nullptr && connection->park(command.request_id)) server_.give_back_request_slots(1);
         break;
       }
       case Command::Kind::kClose: {

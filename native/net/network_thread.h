@@ -69,6 +69,8 @@ class NetworkThread {
   // Queued without waking the thread: the caller batches responses and
   // calls wake() once for all of them (one eventfd write, one wake-up).
   void respond(uint64_t connection_id, int64_t request_id, std::unique_ptr<Response> response);
+  // Gives back the request slot of a request that waits in its handler.
+  void park(uint64_t connection_id, int64_t request_id);
   void wake();
   void close_connection(uint64_t connection_id);
   // Stop reading; keep writing answers to requests already delivered (in
@@ -82,7 +84,7 @@ class NetworkThread {
 
  private:
   struct Command {
-    enum class Kind { kAdd, kRespond, kClose, kStop } kind;
+    enum class Kind { kAdd, kRespond, kPark, kClose, kStop } kind;
     uint64_t connection_id = 0;
     int64_t request_id = 0;
     int fd = -1;

@@ -137,6 +137,7 @@ interface NativeNetServer {
   /** Queues; the network thread is woken by flushResponses(). */
   respond(connectionId: number, requestId: number, parts: readonly ResponsePart[] | null): void;
   flushResponses(): void;
+  park(connectionId: number, requestId: number): void;
   closeConnection(connectionId: number): void;
   stop(drainMs: number): Promise<void>;
   stats(): NetServerStats;
@@ -231,6 +232,18 @@ export class NetServer {
       this.#flushScheduled = true;
       process.nextTick(this.#flush);
     }
+  }
+
+  /**
+   * The request waits in its handler (a JoinGroup until the rebalance, a
+   * long-poll Fetch): its queued.max.requests slot is given back now, so
+   * parked requests do not stop the network threads from reading. Kafka
+   * bounds the requests waiting for a handler the same way, not those in
+   * its purgatory. Its response still goes out in order.
+   */
+  park(connectionId: number, requestId: number): void {
+    checkConnectionId(connectionId);
+    this.#native.park(connectionId, requestId);
   }
 
   /** Closes a connection at once, discarding its unsent responses; a closed event follows. */

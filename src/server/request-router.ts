@@ -24,6 +24,7 @@ import type { NetEvent, NetRequestEvent, ResponsePart } from './native-net.js';
 
 export interface ResponseSink {
   respond(connectionId: number, requestId: number, parts: readonly ResponsePart[] | null): void;
+  park(connectionId: number, requestId: number): void;
   closeConnection(connectionId: number): void;
 }
 
@@ -73,6 +74,7 @@ export class RequestRouter {
     let apiName = 'unknown';
     let failed = false;
     const fileRegions = new Map<Uint8Array, FileRegion>();
+    let parked = false;
     try {
       const { header, api, reader } = readRequestFrame(event.frame);
       apiName = api?.name ?? `api-${header.requestApiKey}`;
@@ -107,6 +109,11 @@ export class RequestRouter {
         connectionId: event.connectionId,
         advertisedApis: this.advertisedApis,
         fileRegions,
+        park: () => {
+          if (parked) return;
+          parked = true;
+          this.sink.park(event.connectionId, event.requestId);
+        },
       };
       const response = await handler.handle(request, context);
       if (response === NO_RESPONSE) {

@@ -212,6 +212,7 @@ export const fetchHandler = defineHandler({
       // Not enough yet: give back the regions and wait for an append.
       for (const region of context.fileRegions.values()) region.release();
       context.fileRegions.clear();
+      context.park();
       await broker.waitForData(remainingMs);
     }
   },

@@ -13,7 +13,11 @@ export const joinGroupHandler = defineHandler({
   api: JoinGroupApi,
   minVersion: 0,
   maxVersion: 9,
-  async handle(request, { broker, version, header, clientHost }) {
+  async handle(request, { broker, version, header, clientHost, park }) {
+    // A JoinGroup usually waits for the other members: it must not hold a
+    // queued.max.requests slot meanwhile, or a group larger than the queue
+    // could never be read in full.
+    park();
     const result = await broker.groups.joinGroup({
       groupId: request.groupId,
       memberId: request.memberId,

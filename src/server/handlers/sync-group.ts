@@ -10,7 +10,8 @@ export const syncGroupHandler = defineHandler({
   api: SyncGroupApi,
   minVersion: 0,
   maxVersion: 5,
-  async handle(request, { broker, version }) {
+  async handle(request, { broker, version, park }) {
+    park(); // followers wait for the leader's assignment
     const result = await broker.groups.syncGroup({
       groupId: request.groupId,
       generationId: request.generationId,

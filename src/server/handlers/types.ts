@@ -25,6 +25,12 @@ export interface RequestContext {
    * and releases every region once the response is handed over.
    */
   readonly fileRegions: Map<Uint8Array, FileRegion>;
+  /**
+   * Called by a handler before it waits for something other than storage
+   * (a rebalance, new data for a long poll): the request stops counting
+   * against queued.max.requests, as a request in Kafka's purgatory does.
+   */
+  park(): void;
 }
 
 export interface Handler<Req = unknown, Res = unknown> {
