@@ -11,9 +11,10 @@
 // destroyed on the JavaScript thread.
 //
 // Backpressure: a request slot is taken when a frame completes and given
-// back when JavaScript answers it (respond with bytes or null) or its
-// connection closes. With all queued.max.requests slots taken, network
-// threads stop reading sockets until a slot comes back.
+// back when JavaScript answers it (respond with bytes or null), parks it
+// (park: it waits in a handler) or its connection closes. With all
+// queued.max.requests slots taken, network threads stop reading sockets
+// until a slot comes back.
 //
 // Threading:
 //   JavaScript thread  listen, respond, close_connection, begin_stop,
