@@ -138,6 +138,7 @@ interface NativeNetServer {
   respond(connectionId: number, requestId: number, parts: readonly ResponsePart[] | null): void;
   flushResponses(): void;
   park(connectionId: number, requestId: number): void;
+  releaseFrame(frame: Buffer): void;
   closeConnection(connectionId: number): void;
   stop(drainMs: number): Promise<void>;
   stats(): NetServerStats;
@@ -244,6 +245,15 @@ export class NetServer {
   park(connectionId: number, requestId: number): void {
     checkConnectionId(connectionId);
     this.#native.park(connectionId, requestId);
+  }
+
+  /**
+   * Frees a request frame's memory now (the frame must not be used after):
+   * its ArrayBuffer is detached, so V8 does not have to collect it. Left
+   * views read as empty, never as freed memory.
+   */
+  releaseFrame(frame: Buffer): void {
+    this.#native.releaseFrame(frame);
   }
 
   /** Closes a connection at once, discarding its unsent responses; a closed event follows. */

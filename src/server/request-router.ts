@@ -25,6 +25,8 @@ import type { NetEvent, NetRequestEvent, ResponsePart } from './native-net.js';
 export interface ResponseSink {
   respond(connectionId: number, requestId: number, parts: readonly ResponsePart[] | null): void;
   park(connectionId: number, requestId: number): void;
+  /** Called once a request is handled: nothing refers to its frame any more. */
+  releaseFrame(frame: Buffer): void;
   closeConnection(connectionId: number): void;
 }
 
@@ -130,6 +132,8 @@ export class RequestRouter {
       });
       this.sink.closeConnection(event.connectionId);
     } finally {
+      // Handlers copy what they keep (see RequestContext), so the frame can go now.
+      this.sink.releaseFrame(event.frame);
       for (const region of fileRegions.values()) region.release();
       this.metrics.record(apiName, (performance.now() - started) * 1000, failed);
     }

@@ -142,6 +142,30 @@ describe('framing and batching', () => {
     expect(h.requests[0]!.clientPort).toBe(client.socket.localPort);
   });
 
+  it('releases a handled frame at once: its memory is detached, and buffers it does not own are left alone', async () => {
+    const seen: { afterPartial: number; afterRelease: number; viewAfter: number; pooled: string }[] = [];
+    const h = await start({}, (event, server) => {
+      const view = event.frame.subarray(1); // a view that does not own its ArrayBuffer
+      const copy = Buffer.from(event.frame);
+      server.respond(event.connectionId, event.requestId, [copy]);
+      server.releaseFrame(view);
+      const afterPartial = event.frame.length; // not detached through a partial view
+      server.releaseFrame(event.frame);
+      const pooled = Buffer.from('small'); // Node's pool: other Buffers share its ArrayBuffer
+      server.releaseFrame(pooled);
+      seen.push({ afterPartial, afterRelease: event.frame.length, viewAfter: view.length, pooled: pooled.toString() });
+    });
+    const client = await connect(h.port);
+    client.send('first frame', 'second frame');
+    const frames = await client.waitForFrames(2);
+    expect(frames.map((f) => f.toString())).toEqual(['first frame', 'second frame']);
+    // Views of a released frame read as empty, never as freed memory.
+    expect(seen).toEqual([
+      { afterPartial: 11, afterRelease: 0, viewAfter: 0, pooled: 'small' },
+      { afterPartial: 12, afterRelease: 0, viewAfter: 0, pooled: 'small' },
+    ]);
+  });
+
   it('assembles a frame that arrives one byte per TCP write', async () => {
     // Proves that partial size prefixes and bodies are carried across reads until the frame is whole.
     const h = await start();

@@ -10,6 +10,12 @@ import type { BrokerState } from '../broker-state.js';
 /** Returned by a handler that sends no response (Produce with acks=0). */
 export const NO_RESPONSE = Symbol('no response');
 
+/**
+ * The request a handler gets is decoded from the frame without copying:
+ * its Buffer fields (records, member metadata, assignments) are views of the
+ * frame, whose memory is released once the handler's promise settles. A
+ * handler copies whatever it keeps beyond that (Buffer.from(view)).
+ */
 export interface RequestContext {
   readonly broker: BrokerState;
   readonly header: RequestHeader;
