@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRecordBatch, startBroker, type RunningBroker } from '../../src/index.js';
 import { freePort, spawnBroker, stopProcess } from '../support/broker-process.js';
 import { kcatConsume, until, type KcatMessage } from '../support/kcat.js';
+import { produceToPartition0 } from '../support/kafkajs.js';
 import { WireClient } from '../../src/client/wire-client.js';
 import { OffsetCommitApi, ProduceApi, type ProduceResponse } from '../../src/protocol/generated/index.js';
 
@@ -37,17 +38,7 @@ function latest(messages: KcatMessage[]): Map<string | null, string | null> {
   return out;
 }
 
-async function produce(kafka: Kafka, topic: string, messages: Message[], perBatch: number): Promise<void> {
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  try {
-    for (let i = 0; i < messages.length; i += perBatch) {
-      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + perBatch).map((m) => ({ ...m, partition: 0 })) });
-    }
-  } finally {
-    await producer.disconnect();
-  }
-}
+const produce = produceToPartition0;
 
 /** `rounds` updates of `keys` keys, value `r-<round>-<key>` padded. */
 function updates(keys: number, rounds: number, pad = 100): Message[] {

@@ -20,6 +20,7 @@ import { encodeRecordBatch, startBroker, type RunningBroker } from '../../src/in
 import { WireClient } from '../../src/client/wire-client.js';
 import { freePort, spawnBroker, stopProcess } from '../support/broker-process.js';
 import { kcatConsume, until } from '../support/kcat.js';
+import { produceToPartition0 } from '../support/kafkajs.js';
 import { FetchApi, ProduceApi, type FetchResponse, type ProduceResponse } from '../../src/protocol/generated/index.js';
 
 const run = promisify(execFile);
@@ -95,18 +96,7 @@ describe('retention against one broker', () => {
     return { low: Number(p!.low), high: Number(p!.high) };
   }
 
-  /** Sends `messages` to partition 0, `perBatch` at a time (each send is one batch). */
-  async function produce(topic: string, messages: Message[], perBatch = 1): Promise<void> {
-    const producer = kafka.producer({ allowAutoTopicCreation: false });
-    await producer.connect();
-    try {
-      for (let i = 0; i < messages.length; i += perBatch) {
-        await producer.send({ topic, acks: -1, messages: messages.slice(i, i + perBatch).map((m) => ({ ...m, partition: 0 })) });
-      }
-    } finally {
-      await producer.disconnect();
-    }
-  }
+  const produce = (topic: string, messages: Message[], perBatch = 1) => produceToPartition0(kafka, topic, messages, perBatch);
 
   async function createTopic(topic: string, configs: Record<string, string>): Promise<void> {
     await admin.createTopics({
