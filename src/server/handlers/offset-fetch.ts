@@ -36,24 +36,20 @@ export const offsetFetchHandler = defineHandler({
       };
     }
     // v0-v1 cannot ask for all topics (an empty list means none).
-    const r = fetch(request.groupId, version < 2 ? (request.topics ?? []) : request.topics);
-    const topics = r.topics.map((t) => ({
-      name: t.name,
-      partitions: partitionsOut(t.partitions).map((p) => ({ ...p, ...(version < 2 && r.errorCode !== 0 ? { errorCode: r.errorCode } : {}) })),
-    }));
-    if (version < 2) {
+    const requested = version < 2 ? (request.topics ?? []) : request.topics;
+    const r = fetch(request.groupId, requested);
+    if (version < 2 && r.errorCode !== 0) {
       // No top-level error before v2: an unavailable coordinator is reported per partition.
-      if (r.errorCode !== 0) {
-        return {
-          throttleTimeMs: 0,
-          topics: (request.topics ?? []).map((t) => ({
-            name: t.name,
-            partitions: t.partitionIndexes.map((p) => ({ partitionIndex: p, committedOffset: -1n, metadata: '', errorCode: r.errorCode })),
-          })),
-        };
-      }
-      return { throttleTimeMs: 0, topics };
+      return {
+        throttleTimeMs: 0,
+        topics: (requested ?? []).map((t) => ({
+          name: t.name,
+          partitions: t.partitionIndexes.map((p) => ({ partitionIndex: p, committedOffset: -1n, metadata: '', errorCode: r.errorCode })),
+        })),
+      };
     }
+    const topics = r.topics.map((t) => ({ name: t.name, partitions: partitionsOut(t.partitions) }));
+    if (version < 2) return { throttleTimeMs: 0, topics };
     return { throttleTimeMs: 0, errorCode: r.errorCode, topics };
   },
 });
