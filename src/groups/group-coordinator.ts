@@ -2,9 +2,9 @@
 // every group. It runs the group state machine (group.ts), relays the
 // members' protocol metadata to the elected leader and the leader's
 // assignments back to the members, and keeps committed offsets and group
-// metadata in `__consumer_offsets` (offsets-topic.ts), which it reads back
-// at start. A commit or an assignment is acknowledged only after its record
-// is in the log.
+// metadata in `__consumer_offsets` (offsets-log.ts; record formats in
+// offsets-topic.ts), which it reads back at start. A commit or an
+// assignment is acknowledged only after its record is in the log.
 //
 // Timers are plain setTimeout handles on the JavaScript thread: a member's
 // session (reset by every heartbeat, join, sync and commit), the rebalance
@@ -12,26 +12,23 @@
 import { randomUUID } from 'node:crypto';
 
 import { ErrorCode } from '../protocol/error-codes.js';
-import { decodeRecordBatches, encodeRecordBatch, type RecordInput } from '../protocol/record-batch.js';
+import type { RecordInput } from '../protocol/record-batch.js';
 import type { GroupMetadataValue } from '../protocol/generated/index.js';
 import type { Init } from '../protocol/wire.js';
 import type { GroupCoordinatorConfig } from '../config/broker-config.js';
 import type { Logger } from '../observability/logger.js';
 import type { BrokerState } from '../server/broker-state.js';
+import { OffsetsTopicLog } from './offsets-log.js';
 import { Group, Member, type GroupState, type JoinResult, type Protocol, type SyncResult } from './group.js';
 import {
   OFFSETS_TOPIC,
-  decodeOffsetsTopicRecord,
   groupMetadataRecord,
   offsetCommitRecord,
-  partitionForGroup,
   type StoredOffset,
 } from './offsets-topic.js';
 
 /** How long a new member's JoinGroup may wait in a rebalance before it is dropped (Kafka's constant). */
 const NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60_000;
-/** Bytes read per call while loading __consumer_offsets. */
-const LOAD_READ_BYTES = 4 * 1024 * 1024;
 
 export interface JoinRequest {
   groupId: string;
@@ -123,12 +120,14 @@ export class GroupCoordinator {
   #loaded = false;
   #active = true;
   #expiryTimer: NodeJS.Timeout | undefined;
-  #creatingTopic: Promise<number> | undefined;
+  readonly #log: OffsetsTopicLog;
 
   constructor(
     private readonly broker: BrokerState,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.#log = new OffsetsTopicLog(broker, logger);
+  }
 
   get #config(): GroupCoordinatorConfig {
     return this.broker.config.groups;
@@ -144,42 +143,12 @@ export class GroupCoordinator {
   // ---- __consumer_offsets -------------------------------------------------
 
   /** The partition count of __consumer_offsets, creating the topic (compacted) on first use. */
-  async ensureOffsetsTopic(): Promise<number> {
-    const existing = this.broker.topics.get(OFFSETS_TOPIC);
-    if (existing) {
-      // The topic is recorded before its logs are open: wait for those.
-      if (this.broker.partitionsOf(OFFSETS_TOPIC).length < existing.partitions) await this.broker.topicChangesSettled();
-      return existing.partitions;
-    }
-    this.#creatingTopic ??= this.broker
-      .createTopic(OFFSETS_TOPIC, this.#config.offsetsTopicPartitions, 1, {
-        'cleanup.policy': 'compact',
-        'segment.bytes': String(this.#config.offsetsTopicSegmentBytes),
-        'compression.type': 'producer',
-      })
-      .then(
-        (topic) => {
-          this.logger.info('Created the offsets topic', { topic: OFFSETS_TOPIC, partitions: topic.partitions });
-          return topic.partitions;
-        },
-        (error: unknown) => {
-          const topic = this.broker.topics.get(OFFSETS_TOPIC);
-          if (topic) return topic.partitions;
-          throw error;
-        },
-      )
-      .finally(() => {
-        this.#creatingTopic = undefined;
-      });
-    return this.#creatingTopic;
+  ensureOffsetsTopic(): Promise<number> {
+    return this.#log.ensureTopic();
   }
 
-  async #append(groupId: string, records: RecordInput[]): Promise<void> {
-    const partitions = await this.ensureOffsetsTopic();
-    const log = this.broker.log(OFFSETS_TOPIC, partitionForGroup(groupId, partitions));
-    if (!log) throw Object.assign(new Error(`${OFFSETS_TOPIC} is not open`), { code: 'UNKNOWN_TOPIC_OR_PARTITION' });
-    await log.append(encodeRecordBatch(records, { timestamp: Date.now() }));
-    this.broker.wakeFetchers();
+  #append(groupId: string, records: RecordInput[]): Promise<void> {
+    return this.#log.append(groupId, records);
   }
 
   #groupRecord(group: Group, assignments: ReadonlyMap<string, Buffer>): RecordInput {
@@ -222,43 +191,8 @@ export class GroupCoordinator {
    * expire and the group rebalances.
    */
   async load(): Promise<void> {
-    const topic = this.broker.topics.get(OFFSETS_TOPIC);
     const started = performance.now();
-    const groupValues = new Map<string, GroupMetadataValue | null>();
-    const offsets = new Map<string, Map<string, { topic: string; partition: number; value: StoredOffset | null }>>();
-    let records = 0;
-    for (let p = 0; topic && p < topic.partitions; p++) {
-      const log = this.broker.log(OFFSETS_TOPIC, p);
-      if (!log) continue;
-      let offset = log.logStartOffset;
-      while (offset < log.logEndOffset) {
-        const batches = decodeRecordBatches(await log.read(offset, LOAD_READ_BYTES));
-        if (batches.length === 0) break;
-        for (const batch of batches) {
-          offset = batch.lastOffset + 1;
-          if (batch.isControl) continue;
-          for (const record of batch.records) {
-            if (record.key === null) continue;
-            let decoded;
-            try {
-              decoded = decodeOffsetsTopicRecord(record.key, record.value);
-            } catch (error) {
-              this.logger.warn('Skipping an unreadable record of the offsets topic', { partition: p, offset: record.offset, error: (error as Error).message });
-              continue;
-            }
-            if (!decoded) continue;
-            records++;
-            if (decoded.kind === 'group') {
-              groupValues.set(decoded.group, decoded.value);
-            } else {
-              let byKey = offsets.get(decoded.group);
-              if (!byKey) offsets.set(decoded.group, (byKey = new Map()));
-              byKey.set(`${decoded.topic}\0${decoded.partition}`, { topic: decoded.topic, partition: decoded.partition, value: decoded.value });
-            }
-          }
-        }
-      }
-    }
+    const { groupValues, offsets, records } = await this.#log.readAll();
     const now = Date.now();
     for (const [groupId, value] of groupValues) {
       if (value !== null) this.#groups.set(groupId, this.#restoreGroup(groupId, value, now));
@@ -273,7 +207,7 @@ export class GroupCoordinator {
     }
     this.#loaded = true;
     this.#scheduleOffsetExpiry();
-    if (topic) {
+    if (records > 0) {
       this.logger.info('Loaded groups from the offsets topic', {
         groups: this.#groups.size,
         records,
