@@ -102,6 +102,21 @@ function joinRequest(groupId: string, fields: Partial<JoinRequest> = {}): JoinRe
   };
 }
 
+/** An offset commit of a group without group management (generation -1), as admin tools and assign() consumers send. */
+function standaloneCommit(c: GroupCoordinator, groupId: string, topics: Record<string, [partition: number, offset: number][]>, retentionTimeMs = -1) {
+  return c.commitOffsets({
+    groupId,
+    generationId: -1,
+    memberId: '',
+    groupInstanceId: null,
+    retentionTimeMs,
+    topics: Object.entries(topics).map(([name, offsets]) => ({
+      name,
+      partitions: offsets.map(([partition, offset]) => ({ partition, offset, leaderEpoch: -1, metadata: null, commitTimestamp: -1 })),
+    })),
+  });
+}
+
 /** Joins one member and syncs it as the leader: a stable group of one. */
 async function stableMember(c: GroupCoordinator, groupId: string, fields: Partial<JoinRequest> = {}) {
   const joined = await c.joinGroup(joinRequest(groupId, fields));
@@ -267,15 +282,7 @@ describe('group coordinator', () => {
     const dir = tempDir();
     const h = await start(dir, { 'offsets.retention.minutes': '1' });
     await h.state.createTopic('t', 1, 1, {});
-    const commit = (groupId: string, retentionTimeMs = -1) =>
-      h.coordinator.commitOffsets({
-        groupId,
-        generationId: -1,
-        memberId: '',
-        groupInstanceId: null,
-        retentionTimeMs,
-        topics: [{ name: 't', partitions: [{ partition: 0, offset: 5, leaderEpoch: -1, metadata: null, commitTimestamp: -1 }] }],
-      });
+    const commit = (groupId: string, retentionTimeMs = -1) => standaloneCommit(h.coordinator, groupId, { t: [[0, 5]] }, retentionTimeMs);
     await commit('old');
     await commit('explicit', 10);
     const now = Date.now();
@@ -296,14 +303,7 @@ describe('group coordinator', () => {
     const dir = tempDir();
     const first = await start(dir);
     await first.state.createTopic('t', 1, 1, {});
-    await first.coordinator.commitOffsets({
-      groupId: 'g',
-      generationId: -1,
-      memberId: '',
-      groupInstanceId: null,
-      retentionTimeMs: -1,
-      topics: [{ name: 't', partitions: [{ partition: 0, offset: 9, leaderEpoch: -1, metadata: null, commitTimestamp: -1 }] }],
-    });
+    await standaloneCommit(first.coordinator, 'g', { t: [[0, 9]] });
     const log = first.state.log(OFFSETS_TOPIC, partitionForGroup('g', 3))!;
     // A key that claims offset-commit version 1 but is cut short, then one of an unknown kind.
     await log.append(encodeRecordBatch([{ key: Buffer.from([0, 1, 0, 9, 0x67]), value: Buffer.from([0, 3]) }, { key: Buffer.from([0, 99]), value: Buffer.from('x') }]));
@@ -318,15 +318,7 @@ describe('group coordinator', () => {
   it('reports a failed __consumer_offsets append as COORDINATOR_NOT_AVAILABLE and keeps the previous commit', async () => {
     const h = await start(tempDir());
     await h.state.createTopic('t', 1, 1, {});
-    const commit = (offset: number) =>
-      h.coordinator.commitOffsets({
-        groupId: 'f',
-        generationId: -1,
-        memberId: '',
-        groupInstanceId: null,
-        retentionTimeMs: -1,
-        topics: [{ name: 't', partitions: [{ partition: 0, offset, leaderEpoch: -1, metadata: null, commitTimestamp: -1 }] }],
-      });
+    const commit = (offset: number) => standaloneCommit(h.coordinator, 'f', { t: [[0, offset]] });
     expect((await commit(3)).get('t')!.get(0)).toBe(ErrorCode.NONE);
     native.setFaultProbe('append', 1);
     expect((await commit(4)).get('t')!.get(0)).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
@@ -340,17 +332,7 @@ describe('group coordinator', () => {
     const first = await start(dir);
     await first.state.createTopic('gone', 2, 1, {});
     await first.state.createTopic('kept', 1, 1, {});
-    await first.coordinator.commitOffsets({
-      groupId: 'g',
-      generationId: -1,
-      memberId: '',
-      groupInstanceId: null,
-      retentionTimeMs: -1,
-      topics: [
-        { name: 'gone', partitions: [0, 1].map((partition) => ({ partition, offset: 4, leaderEpoch: -1, metadata: null, commitTimestamp: -1 })) },
-        { name: 'kept', partitions: [{ partition: 0, offset: 7, leaderEpoch: -1, metadata: null, commitTimestamp: -1 }] },
-      ],
-    });
+    await standaloneCommit(first.coordinator, 'g', { gone: [[0, 4], [1, 4]], kept: [[0, 7]] });
     await first.state.deleteTopic('gone');
     expect(first.coordinator.fetchOffsets('g', null).topics.map((t) => t.name)).toEqual(['kept']);
     // The tombstones are written after the topic change; wait until they are in the log.
