@@ -15,8 +15,6 @@ import type { StoredOffset } from './offsets-topic.js';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
 
-export const GROUP_STATES: readonly GroupState[] = ['Empty', 'PreparingRebalance', 'CompletingRebalance', 'Stable', 'Dead'];
-
 export interface JoinResult {
   errorCode: number;
   generationId: number;
