@@ -44,14 +44,20 @@ export function parseArgs(args: string[], switches: readonly string[], valued: r
   };
 }
 
-/** Parses `k=v` pairs given as repeated flags or comma-separated lists. */
+/**
+ * Parses `k=v` pairs given as repeated flags or comma-separated lists. A
+ * comma starts a new pair only when a `key=` follows it, so list values
+ * pass whole (`cleanup.policy=compact,delete`), as do Kafka's bracketed
+ * lists (`k=[a,b]`).
+ */
 export function parseConfigPairs(items: string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const item of items.flatMap((s) => s.split(','))) {
+  for (const item of items.flatMap((s) => s.split(/,(?=[^,=[\]]+=)/))) {
     if (item.trim() === '') continue;
     const eq = item.indexOf('=');
     if (eq <= 0) throw new UsageError(`expected key=value, got ${JSON.stringify(item)}`);
-    out[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
+    const value = item.slice(eq + 1).trim();
+    out[item.slice(0, eq).trim()] = value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value;
   }
   return out;
 }
