@@ -66,7 +66,8 @@ export function compressionPolicy(config: Readonly<LogConfig>): CompressionPolic
   };
 }
 
-function levelOf(policy: CompressionPolicy, codec: CompressionName): number | undefined {
+/** The KIP-390 level the policy sets for `codec` (undefined: the codec has none). */
+export function levelOf(policy: CompressionPolicy, codec: CompressionName): number | undefined {
   if (codec === 'gzip') return policy.gzipLevel;
   if (codec === 'zstd') return policy.zstdLevel;
   if (codec === 'lz4') return policy.lz4Level;
@@ -111,7 +112,13 @@ export async function prepareBatches(buffer: Buffer, policy: CompressionPolicy, 
     position += size;
     const attributes = batch.readInt16BE(21);
     const codec = attributes & CODEC_MASK;
-    if (codec > CODEC_MAX || (attributes & CONTROL) !== 0) return buffer;
+    if (codec > CODEC_MAX) return buffer;
+    // Control batches (transaction markers) are stored as they are; the
+    // batches around them still get their recompression and key check.
+    if ((attributes & CONTROL) !== 0) {
+      out.push(batch);
+      continue;
+    }
     const target = policy.targetCodec === -1 ? codec : policy.targetCodec;
     if (codec === target && !requireKeys && (codec === 0 || !policy.fullValidation)) {
       out.push(batch);

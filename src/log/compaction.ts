@@ -16,6 +16,7 @@
 // the segments) stays native; only the records of compressed batches cross.
 import { native } from '../native.js';
 import { compress, compressionName, decompress } from '../protocol/compression.js';
+import { levelOf, type CompressionPolicy } from './batch-compression.js';
 
 const RECORDS = 61;
 
@@ -47,8 +48,12 @@ export interface CompressedBatchHandler {
   rebuild(keep: Buffer): Promise<(Buffer | null)[]>;
 }
 
-/** A handler for one cleaning (it keeps the decoded batches between the two calls). */
-export function compressedBatchHandler(): CompressedBatchHandler {
+/**
+ * A handler for one cleaning (it keeps the decoded batches between the two
+ * calls); batches are recompressed at the levels of `policy` (the topic's
+ * compression.*.level).
+ */
+export function compressedBatchHandler(policy?: CompressionPolicy): CompressedBatchHandler {
   let decoded: DecodedBatch[] = [];
   return {
     async keys(batches: Buffer[]): Promise<Buffer> {
@@ -98,7 +103,7 @@ export function compressedBatchHandler(): CompressedBatchHandler {
         } else if (kept.length === 0) {
           out.push(Buffer.alloc(0));
         } else {
-          const payload = await compress(batch.codec, Buffer.concat(kept));
+          const payload = await compress(batch.codec, Buffer.concat(kept), policy && levelOf(policy, batch.codec));
           const rebuilt = Buffer.concat([batch.header, payload]);
           rebuilt.writeInt32BE(rebuilt.length - 12, 8);
           rebuilt.writeInt32BE(kept.length, 57);

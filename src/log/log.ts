@@ -370,7 +370,7 @@ export class Log {
           deleteRetentionMs: never(c['delete.retention.ms']),
           force: options.force === true,
           ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
-        }, compressedBatchHandler()),
+        }, compressedBatchHandler(this.#compression)),
       );
     } finally {
       this.#scheduleFileDeletion();
