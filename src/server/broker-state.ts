@@ -7,7 +7,7 @@ import { withDynamicLayers, type BrokerConfig } from '../config/broker-config.js
 import { LOG_CONFIG_KEYS, type LogConfigInput } from '../log/config.js';
 import type { Log } from '../log/log.js';
 import type { LogManager } from '../log/log-manager.js';
-import { formatPartitionMetadata, topicNameError, type TopicRecord, type TopicStore } from '../cluster/topic-store.js';
+import { PARTITION_METADATA_FILE, formatPartitionMetadata, topicNameError, type TopicRecord, type TopicStore } from '../cluster/topic-store.js';
 import { join } from 'node:path';
 import { FetchSessionCache } from './fetch-sessions.js';
 import type { GroupCoordinator } from '../groups/group-coordinator.js';
@@ -137,9 +137,14 @@ export class BrokerState {
 
   async #openPartitions(topic: TopicRecord, from: number): Promise<void> {
     const logs = this.#partitions.get(topic.name) ?? [];
+    const config = this.logConfigOf(topic);
+    const metadata = formatPartitionMetadata(topic.id);
     for (let p = from; p < topic.partitions; p++) {
-      const log = await this.logs.openLog({ topic: topic.name, partition: p }, this.logConfigOf(topic));
-      await this.writeFileAtomic(join(log.dir, 'partition.metadata'), formatPartitionMetadata(topic.id));
+      const log = await this.logs.openLog({ topic: topic.name, partition: p }, config);
+      // Written once (two fsyncs); at later starts only if missing or different.
+      const path = join(log.dir, PARTITION_METADATA_FILE);
+      const existing = await readFile(path).catch(() => undefined);
+      if (existing === undefined || !existing.equals(metadata)) await this.writeFileAtomic(path, metadata);
       logs[p] = log;
     }
     this.#partitions.set(topic.name, logs);
@@ -162,17 +167,20 @@ export class BrokerState {
   }
 
   /**
-   * Replaces a topic's whole override set (validated by the caller): persists
-   * it, then applies the engine keys to every open partition. Resolves once
-   * both are done, so the change can be acknowledged.
+   * Replaces a topic's whole override set with what `change` returns
+   * (undefined: leave it), validated by the caller: persists it, then
+   * applies the engine keys to every open partition. `change` runs inside
+   * the topic changes, one at a time, so it sees the latest set. Resolves
+   * once both are done, so the change can be acknowledged.
    */
-  async #setTopicConfigsLocked(name: string, configs: Record<string, string>): Promise<TopicRecord> {
+  async #setTopicConfigsLocked(name: string, change: (topic: TopicRecord) => Record<string, string> | undefined): Promise<TopicRecord> {
+    const current = this.topics.get(name);
+    if (!current) throw Object.assign(new Error(`Topic '${name}' does not exist.`), { code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    const configs = change(current);
+    if (configs === undefined) return current;
     const topic = await this.topics.update(name, { configs: { ...configs } });
-    // `topic` is the live record: logConfigOf reads its overrides as they are
-    // now, so when changes race, every caller applies the latest set.
-    for (const log of this.partitionsOf(name)) {
-      if (!log.closed) await log.setConfig(this.logConfigOf(topic));
-    }
+    const config = this.logConfigOf(topic);
+    await Promise.all(this.partitionsOf(name).filter((log) => !log.closed).map((log) => log.setConfig(config)));
     return topic;
   }
 
@@ -210,8 +218,8 @@ export class BrokerState {
     return this.#serialized(() => this.#addPartitionsLocked(name, count));
   }
 
-  setTopicConfigs(name: string, configs: Record<string, string>): Promise<TopicRecord> {
-    return this.#serialized(() => this.#setTopicConfigsLocked(name, configs));
+  setTopicConfigs(name: string, change: (topic: TopicRecord) => Record<string, string> | undefined): Promise<TopicRecord> {
+    return this.#serialized(() => this.#setTopicConfigsLocked(name, change));
   }
 
   deleteTopic(name: string): Promise<TopicRecord | undefined> {

@@ -96,21 +96,30 @@ export function resolveAlterTarget(
 }
 
 /**
- * Validates `next` as the topic's whole override set and, unless
- * validateOnly, persists and applies it. Must be called without an await
- * between reading the topic's current configs and this call, so that the new
- * set is built from the latest one.
+ * Builds the topic's new override set from its latest one (inside the
+ * broker's change queue, so concurrent changes do not overwrite each
+ * other), validates it and, unless validateOnly, persists and applies it.
  */
-export async function commitTopicConfigs(broker: BrokerState, topic: TopicRecord, next: Record<string, string>, validateOnly: boolean): Promise<ResourceResult> {
-  const invalid = validateTopicConfigs(next, broker.config);
-  if (invalid) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: invalid };
-  if (validateOnly) return OK;
+export async function commitTopicConfigs(
+  broker: BrokerState,
+  topic: TopicRecord,
+  build: (current: TopicRecord) => { configs: Record<string, string> } | { error: ResourceResult },
+  validateOnly: boolean,
+): Promise<ResourceResult> {
+  let result: ResourceResult = OK;
   try {
-    await broker.setTopicConfigs(topic.name, next);
+    await broker.setTopicConfigs(topic.name, (current) => {
+      const next = build(current);
+      const invalid = 'error' in next ? undefined : validateTopicConfigs(next.configs, broker.config);
+      if ('error' in next) result = next.error;
+      else if (invalid) result = { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: invalid };
+      if (result !== OK || validateOnly || !('configs' in next)) return undefined;
+      return next.configs;
+    });
   } catch (error) {
     return { errorCode: errorCodeOf(error), errorMessage: (error as Error).message };
   }
-  return OK;
+  return result;
 }
 
 /** Unknown or not dynamically updatable broker keys among `names`, as the error to answer with. */
@@ -180,7 +189,7 @@ export const alterConfigsHandler = defineHandler({
       } else {
         const next: Record<string, string> = {};
         for (const c of resource.configs) if (c.value !== null) next[c.name] = c.value;
-        result = 'scope' in target ? await commitBrokerConfigs(broker, target.scope, () => ({ configs: next }), request.validateOnly) : await commitTopicConfigs(broker, target, next, request.validateOnly);
+        result = 'scope' in target ? await commitBrokerConfigs(broker, target.scope, () => ({ configs: next }), request.validateOnly) : await commitTopicConfigs(broker, target, () => ({ configs: next }), request.validateOnly);
       }
       responses.push({ ...result, resourceType: resource.resourceType, resourceName: resource.resourceName });
     }

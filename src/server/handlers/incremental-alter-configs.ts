@@ -123,9 +123,8 @@ export const incrementalAlterConfigsHandler = defineHandler({
         // The operations run on the latest set, inside the broker's change queue.
         result = await commitBrokerConfigs(broker, target.scope, (current) => applyBrokerOperations(current, resource.configs), request.validateOnly);
       } else {
-        // No await between reading the current overrides and committing the new set.
-        const next = applyOperations(broker, target, resource.configs);
-        result = 'error' in next ? next.error : await commitTopicConfigs(broker, target, next.configs, request.validateOnly);
+        // The operations run on the latest overrides, inside the broker's change queue.
+        result = await commitTopicConfigs(broker, target, (current) => applyOperations(broker, current, resource.configs), request.validateOnly);
       }
       responses.push({ ...result, resourceType: resource.resourceType, resourceName: resource.resourceName });
     }
