@@ -68,6 +68,9 @@ async function readPartition(
     preferredReadReplica: -1,
   };
   const maxBytes = Math.max(0, Math.min(target.partitionMaxBytes, budgetBytes));
+  // At the log end there is nothing to read: no round trip to the io thread
+  // (a waiting fetch re-checks every partition on each append anywhere).
+  if (target.fetchOffset === log.logEndOffset) return { data: { ...base, errorCode: ErrorCode.NONE, records: EMPTY }, bytes: 0 };
   try {
     // A zero budget still reads: the first batch of the response comes whole.
     const region = await log.readRegion(target.fetchOffset, maxBytes);
