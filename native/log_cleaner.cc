@@ -305,6 +305,28 @@ Status resolve_compressed(const CleanPlan& plan, const CleanOptions& options, co
     }
   }
   stats->keys = work->map->size();
+  // The list comes from JavaScript: it must describe exactly the records of
+  // the batches, in order, each offset inside its batch and increasing.
+  size_t expected = 0;
+  size_t checked = 0;
+  for (const CompressedBatch& batch : work->compressed) {
+    int32_t count = load_i32_be(batch.bytes.data() + kRecordsCount);
+    int64_t base = load_i64_be(batch.bytes.data());
+    int64_t last = base + load_i32_be(batch.bytes.data() + kLastOffsetDelta);
+    if (count < 0) return Status::Error(KafkaError::kInvalidArgument, "a compressed batch has a negative record count");
+    expected += static_cast<size_t>(count);
+    int64_t previous = base - 1;
+    for (int32_t j = 0; j < count && checked < entries.size(); ++j, ++checked) {
+      int64_t offset = entries[checked].offset;
+      if (offset <= previous || offset > last) {
+        return Status::Error(KafkaError::kInvalidArgument, "compressed record list has an offset outside its batch");
+      }
+      previous = offset;
+    }
+  }
+  if (expected != entries.size()) {
+    return Status::Error(KafkaError::kInvalidArgument, "compressed record list does not match the batches' record counts");
+  }
   // Segment of each record: records come batch by batch, in the order of work->compressed.
   keep->assign(entries.size(), 0);
   size_t record = 0;
@@ -314,7 +336,7 @@ Status resolve_compressed(const CleanPlan& plan, const CleanOptions& options, co
     const CleanSegment& segment = plan.segments[batch.segment];
     bool dirty_segment = batch.segment >= plan.first_dirty_segment;
     bool drop_tombstones = rule.drop_tombstones(segment, dirty_segment);
-    for (int32_t j = 0; j < count && record < entries.size(); ++j, ++record) {
+    for (int32_t j = 0; j < count; ++j, ++record) {
       const Entry& e = entries[record];
       if (e.key == nullptr) continue;
       if (work->map->get(e.key, static_cast<size_t>(e.key_bytes)) > e.offset) continue;
@@ -327,9 +349,6 @@ Status resolve_compressed(const CleanPlan& plan, const CleanOptions& options, co
       }
       (*keep)[record] = 1;
     }
-  }
-  if (record != entries.size()) {
-    return Status::Error(KafkaError::kInvalidArgument, "compressed record list does not match the batches' record counts");
   }
   stats->records_read += entries.size();
   for (uint8_t k : *keep) stats->records_kept += k;
@@ -366,8 +385,10 @@ Status rewrite_segments(const CleanPlan& plan, const CleanOptions& options, Clea
       output.clear();
       Status written;
       s = for_each_batch(segment, stats, [&](const uint8_t* batch, const BatchHeader& h) {
+        // After a failed write nothing more is kept (the pass fails anyway).
+        if (!written.ok()) return;
         // Written out every 4 MiB, between batches, so memory stays bounded.
-        if (output.size() >= (4u << 20) && written.ok()) {
+        if (output.size() >= (4u << 20)) {
           written = write_all(fd, output.data(), output.size(), file.path);
           file.size_bytes += output.size();
           output.clear();

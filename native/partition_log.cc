@@ -511,6 +511,8 @@ Status PartitionLog::offset_of_max_timestamp(bool* found, int64_t* offset, int64
   int64_t start = log_start_offset();
   for (const auto& segment : segments_) {
     if (segment->next_offset() <= start || segment->max_timestamp() < 0) continue;
+    // No record of this segment can beat the best so far (ties keep the earlier offset).
+    if (*found && segment->max_timestamp() <= *record_timestamp) continue;
     int64_t segment_offset = -1, segment_timestamp = -1;
     Status status;
     bool hit;

@@ -293,7 +293,7 @@ describe('compaction', () => {
 });
 
 describe('the native side of compressed-batch cleaning', () => {
-  it('refuses a rebuilt batch that is not one valid batch with the replaced offsets, and leaves the log as it was', async () => {
+  it('refuses a record list or a rebuilt batch that does not match the batches, and leaves the log as it was', async () => {
     const dir = makeTempDir();
     const pool = new native.IoPool(1);
     const cleaner = new native.IoPool(1);
@@ -319,6 +319,26 @@ describe('the native side of compressed-batch cleaning', () => {
         await expect(log.clean(cleaner, options, handler)).rejects.toThrow(message);
         expect(Buffer.compare(await log.read(0, 1 << 20), before)).toBe(0);
         expect(readdirSync(join(dir, 't-0')).filter((n) => n.endsWith('.cleaned') || n.endsWith('.swap'))).toEqual([]);
+      }
+      // The record list the native side gets from keys() is checked too.
+      const entry = (key: string, offset: number) => {
+        const k = Buffer.from(key);
+        const out = Buffer.alloc(4 + k.length + 9);
+        out.writeInt32BE(k.length, 0);
+        k.copy(out, 4);
+        out.writeBigInt64BE(BigInt(offset), 4 + k.length);
+        return out;
+      };
+      // The log holds three gzip batches of two records (offsets 0-5); only the first two are in the cleaned range.
+      const badLists: [Buffer, RegExp][] = [
+        [Buffer.concat([entry('a', 0)]), /does not match the batches' record counts/],
+        [Buffer.concat([entry('a', 0), entry('b', 1), entry('a', 2), entry('b', 99)]), /offset outside its batch/],
+        [Buffer.concat([entry('a', 1), entry('b', 0), entry('a', 2), entry('b', 3)]), /offset outside its batch/],
+      ];
+      for (const [list, message] of badLists) {
+        const handler = { keys: async () => list, rebuild: real.rebuild };
+        await expect(log.clean(cleaner, options, handler)).rejects.toThrow(message);
+        expect(Buffer.compare(await log.read(0, 1 << 20), before)).toBe(0);
       }
       await log.close(true);
     } finally {
