@@ -24,7 +24,11 @@ import {
   DescribeLogDirsApi,
   IncrementalAlterConfigsApi,
   CreatePartitionsApi,
+  CreateTopicsApi,
+  DeleteTopicsApi,
+  MetadataApi,
 } from '../../src/protocol/generated/index.js';
+import { ErrorCode } from '../../src/protocol/error-codes.js';
 import type { ApiSpec } from '../../src/protocol/schema.js';
 import { type Init } from '../../src/protocol/wire.js';
 
@@ -556,21 +560,37 @@ print(json.dumps(out))
 
 describe('concurrent topic changes', () => {
   it('keeps topic metadata and partition directories consistent when creates and deletes race', async () => {
-    // Two admin connections create and delete the same topic at once, many times.
+    // Two connections create and delete the same topic at once, many times.
     const dir = mkdtempSync(join(tmpdir(), 'gregor-race-'));
     const broker = await startBroker({ overrides: { 'log.dirs': dir, listeners: 'PLAINTEXT://127.0.0.1:0', 'num.io.threads': 1 } });
     try {
-      const kafka = new Kafka({ clientId: 'race', brokers: [broker.bootstrapServers], logLevel: logLevel.NOTHING });
-      const a = kafka.admin();
-      const b = kafka.admin();
-      await Promise.all([a.connect(), b.connect()]);
+      const a = await WireClient.connect(broker.bootstrapServers, 'race-a');
+      const b = await WireClient.connect(broker.bootstrapServers, 'race-b');
+      const outcomes = { created: 0, alreadyExisted: 0, deleted: 0, wasMissing: 0 };
       for (let round = 0; round < 15; round++) {
-        await Promise.allSettled([a.createTopics({ topics: [{ topic: 'race', numPartitions: 2 }] }), b.deleteTopics({ topics: ['race'] })]);
+        const [create, remove] = await Promise.all([
+          a.request(CreateTopicsApi, 5, { topics: [{ name: 'race', numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 10_000 }),
+          b.request(DeleteTopicsApi, 4, { topicNames: ['race'], timeoutMs: 10_000 }),
+        ]);
+        // Each side either succeeds or loses the race with Kafka's error for it.
+        const created = create.topics[0]!.errorCode;
+        expect([ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS]).toContain(created);
+        if (created === ErrorCode.NONE) outcomes.created++;
+        else outcomes.alreadyExisted++;
+        const deleted = remove.responses[0]!.errorCode;
+        expect([ErrorCode.NONE, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]).toContain(deleted);
+        if (deleted === ErrorCode.NONE) outcomes.deleted++;
+        else outcomes.wasMissing++;
       }
-      const listed = (await a.listTopics()).includes('race');
+      // Both operations really ran, not only failed.
+      expect(outcomes.created).toBeGreaterThan(0);
+      expect(outcomes.deleted).toBeGreaterThan(0);
+      const metadata = await a.request(MetadataApi, 9, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+      const listed = metadata.topics.some((t) => t.name === 'race');
       const onDisk = readdirSync(dir).filter((name) => name.startsWith('race-'));
       expect(onDisk.length).toBe(listed ? 2 : 0);
-      await Promise.all([a.disconnect(), b.disconnect()]);
+      a.close();
+      b.close();
     } finally {
       await broker.stop();
       rmSync(dir, { recursive: true, force: true });

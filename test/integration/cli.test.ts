@@ -8,19 +8,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startBroker, type RunningBroker } from '../../src/index.js';
+import { gregor, gregorOk } from '../support/cli.js';
 
 const execFileAsync = promisify(execFile);
-const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
 
-async function gregor(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [CLI, ...args], { timeout: 30_000 });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const e = error as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
-}
 
 describe('gregor CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gregor-cli-'));
@@ -51,13 +42,13 @@ describe('gregor CLI', () => {
     expect(duplicate.stderr).toContain('TOPIC_ALREADY_EXISTS');
     expect((await gregor('topics', ...bs, '--create', '--topic', 'cli-t', '--if-not-exists')).code).toBe(0);
     expect((await gregor('topics', ...bs, '--delete', '--topic', 'cli-t')).stdout).toContain('Deleted topic cli-t.');
-    expect((await gregor('topics', ...bs, '--list')).stdout.split('\n')).not.toContain('cli-t');
+    expect((await gregorOk('topics', ...bs, '--list')).split('\n')).not.toContain('cli-t');
     const bad = await gregor('topics', ...bs, '--create', '--topic', 'no spaces');
     expect(bad.stderr).toContain('INVALID_TOPIC_EXCEPTION');
   });
 
   it('changes topic configs and shows them with their sources', async () => {
-    await gregor('topics', ...bs, '--create', '--topic', 'cli-c');
+    await gregorOk('topics', ...bs, '--create', '--topic', 'cli-c');
     expect((await gregor('configs', ...bs, '--entity-type', 'topics', '--entity-name', 'cli-c', '--alter', '--add-config', 'retention.ms=60000,max.message.bytes=2000')).code).toBe(0);
     let described = (await gregor('configs', ...bs, '--entity-type', 'topics', '--entity-name', 'cli-c', '--describe')).stdout;
     expect(described).toContain('retention.ms=60000');

@@ -246,6 +246,10 @@ describe('SIGKILL during cleaning', () => {
         caughtAt.push(caught || `no ${suffixes.join(' or ')} file`);
       }
       const caught = caughtAt.join(', then ');
+      // The first kill must have landed mid-rewrite (a .cleaned file on disk),
+      // or this test would not be testing a crash during cleaning at all. The
+      // second (after the swap started) is narrower and is only reported.
+      expect(caughtAt[0], caught).toMatch(/\.cleaned$/);
 
       // 3. Restart in this process: recovery completes or drops the swap; the log is whole.
       broker = await startBroker({ overrides: { 'log.dirs': dir, listeners: `PLAINTEXT://127.0.0.1:${port}`, 'num.io.threads': 1, 'log.cleaner.enable': 'false' } });

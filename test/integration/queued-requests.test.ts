@@ -89,8 +89,11 @@ describe('queued.max.requests and parked requests', () => {
           forgottenTopicsData: [],
         }) as Promise<FetchResponse>,
     );
-    // Give the fetches time to arrive and park.
+    // Give the fetches time to arrive and park; none may have been answered yet.
+    let answeredEarly = 0;
+    for (const p of polls) void p.then(() => answeredEarly++);
     await new Promise((r) => setTimeout(r, 300));
+    expect(answeredEarly).toBe(0);
     const produced = (await producer.request(ProduceApi, 9, {
       acks: -1,
       timeoutMs: 5000,
