@@ -1065,6 +1065,11 @@ describe('protocol fuzzing against one broker', () => {
     expect(canary.errors, `seed ${SEED}`).toEqual([]);
     expect(canary.rounds).toBeGreaterThan(0);
     expect(stats.units).toBeGreaterThan(Math.min(FRAMES, 200));
+    // Decodable, supported requests are answered: a close instead of an
+    // answer happens (a mutated request a handler refuses), but for a small
+    // share only (about one in nine in recorded runs), never wholesale.
+    expect(stats.responses).toBeGreaterThan(0);
+    expect(stats.closedInsteadOfResponse, `seed ${SEED}`).toBeLessThan(stats.responses / 4);
 
     // The broker is still up and accepting, and the canary's records are exactly what it produced.
     const after = await KafkaWireClient.connect(port);
